@@ -1,0 +1,323 @@
+//! File-system primitives: bounded reads, atomic writes and the reference's lock-file protocol.
+//!
+//! - Nothing is half-written: [`write_atomic`] writes a temp file in the target directory, syncs it,
+//!   sets its mode, then renames it over the target.
+//! - Shared state (rate limits, kill switch) is updated under `<state>.lock`, created exclusively;
+//!   a waiter retries for up to 3 s and breaks a lock older than 15 s, like the reference, so gait and
+//!   the reference can share one state directory.
+//!
+//! This module measures time only to bound waits; nothing it returns depends on the clock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("open {path}: no such file or directory")]
+    NotFound { path: String },
+    #[error("{op} {path}: {reason}")]
+    Io {
+        op: &'static str,
+        path: String,
+        reason: String,
+    },
+    #[error("{path} is larger than the {limit}-byte limit for this input")]
+    TooLarge { path: String, limit: u64 },
+    #[error(
+        "timed out after {waited_ms} ms waiting for lock {path}; another gait process holds it"
+    )]
+    LockTimeout { path: String, waited_ms: u128 },
+}
+
+/// An io::Error as Go prints the errno part (`no such file or directory`).
+pub fn io_reason(e: &io::Error) -> String {
+    let text = e.to_string();
+    let text = match text.find(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().collect::<String>() + chars.as_str(),
+        None => text,
+    }
+}
+
+fn io_err(op: &'static str, path: &Path, e: &io::Error) -> FsError {
+    if e.kind() == io::ErrorKind::NotFound && op == "open" {
+        return FsError::NotFound {
+            path: path.display().to_string(),
+        };
+    }
+    FsError::Io {
+        op,
+        path: path.display().to_string(),
+        reason: io_reason(e),
+    }
+}
+
+/// Reads a whole file, refusing files larger than `limit` bytes (checked while reading, not only by
+/// metadata, so a growing file or a device cannot exceed it).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
+    let file = File::open(path).map_err(|e| io_err("open", path, &e))?;
+    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        return Err(FsError::Io {
+            op: "read",
+            path: path.display().to_string(),
+            reason: "is a directory".into(),
+        });
+    }
+    let mut buf = Vec::new();
+    file.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| io_err("read", path, &e))?;
+    if buf.len() as u64 > limit {
+        return Err(FsError::TooLarge {
+            path: path.display().to_string(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// Creates `dir` and its parents with mode 0750 (unix).
+pub fn create_dir_all(dir: &Path) -> Result<(), FsError> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o750);
+    }
+    builder.create(dir).map_err(|e| io_err("mkdir", dir, &e))
+}
+
+/// Writes `bytes` to `path` atomically with the given unix mode (0600 for keys, tokens and traces).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    create_dir_all(&dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = dir.join(format!(
+        ".{name}.tmp-{}-{}",
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(mode);
+        }
+        let mut f = opts.open(&tmp).map_err(|e| io_err("create", &tmp, &e))?;
+        f.write_all(bytes).map_err(|e| io_err("write", &tmp, &e))?;
+        f.sync_all().map_err(|e| io_err("sync", &tmp, &e))?;
+        set_mode(&tmp, mode)?;
+        drop(f);
+        fs::rename(&tmp, path).map_err(|e| io_err("rename", path, &e))
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<(), FsError> {
+    use std::os::unix::fs::PermissionsExt;
+    // Exact mode regardless of umask, as the reference's chmod does.
+    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+        .map_err(|e| io_err("chmod", path, &e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<(), FsError> {
+    Ok(())
+}
+
+/// Lock-protocol timings. The defaults are the reference's.
+#[derive(Clone, Copy, Debug)]
+pub struct LockSettings {
+    pub timeout: Duration,
+    pub stale_after: Duration,
+    pub retry: Duration,
+}
+
+impl Default for LockSettings {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(3),
+            stale_after: Duration::from_secs(15),
+            retry: Duration::from_millis(5),
+        }
+    }
+}
+
+/// A held `<state>.lock`; released (deleted) on drop.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// The lock file guarding `state_path`.
+pub fn lock_path(state_path: &Path) -> PathBuf {
+    let mut name = state_path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Acquires `<state_path>.lock`, creating the state directory when it does not exist yet
+/// (the reference fails there; DEVIATIONS #1).
+pub fn acquire_lock(state_path: &Path, settings: LockSettings) -> Result<LockGuard, FsError> {
+    if let Some(dir) = state_path.parent() {
+        create_dir_all(dir)?;
+    }
+    let path = lock_path(state_path);
+    let start = Instant::now();
+    loop {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        match opts.open(&path) {
+            Ok(mut f) => {
+                let _ = writeln!(f, "pid={}", std::process::id());
+                return Ok(LockGuard { path });
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if is_stale(&path, settings.stale_after) {
+                    let _ = fs::remove_file(&path);
+                    continue;
+                }
+                if start.elapsed() >= settings.timeout {
+                    return Err(FsError::LockTimeout {
+                        path: path.display().to_string(),
+                        waited_ms: start.elapsed().as_millis(),
+                    });
+                }
+                std::thread::sleep(settings.retry);
+            }
+            Err(e) => return Err(io_err("open", &path, &e)),
+        }
+    }
+}
+
+fn is_stale(path: &Path, stale_after: Duration) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age > stale_after)
+}
+
+/// Rejects relative output paths that climb out of the working directory (`..`), as the reference does.
+pub fn is_traversing(path: &Path) -> bool {
+    path.is_relative()
+        && path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_sets_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a/b/out.json");
+        write_atomic(&path, b"one", 0o600).unwrap();
+        write_atomic(&path, b"two", 0o600).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+        // No temp files left behind.
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn bounded_read_refuses_large_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        fs::write(&path, vec![b'x'; 100]).unwrap();
+        assert!(matches!(
+            read_bounded(&path, 99),
+            Err(FsError::TooLarge { .. })
+        ));
+        assert_eq!(read_bounded(&path, 100).unwrap().len(), 100);
+        let missing = dir.path().join("missing.json");
+        let err = read_bounded(&missing, 10).unwrap_err().to_string();
+        assert!(
+            err.ends_with("missing.json: no such file or directory"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn lock_excludes_and_times_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("new/state.json");
+        let guard = acquire_lock(&state, LockSettings::default()).unwrap();
+        let fast = LockSettings {
+            timeout: Duration::from_millis(50),
+            ..LockSettings::default()
+        };
+        assert!(matches!(
+            acquire_lock(&state, fast),
+            Err(FsError::LockTimeout { .. })
+        ));
+        drop(guard);
+        assert!(acquire_lock(&state, fast).is_ok());
+    }
+
+    #[test]
+    fn stale_lock_is_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        fs::write(lock_path(&state), b"pid=1").unwrap();
+        let settings = LockSettings {
+            stale_after: Duration::ZERO,
+            timeout: Duration::from_millis(200),
+            ..LockSettings::default()
+        };
+        std::thread::sleep(Duration::from_millis(10));
+        assert!(acquire_lock(&state, settings).is_ok());
+    }
+
+    #[test]
+    fn traversal_detection() {
+        assert!(is_traversing(Path::new("../escape.json")));
+        assert!(is_traversing(Path::new("a/../../b")));
+        assert!(!is_traversing(Path::new("custom/trace.json")));
+    }
+}

@@ -1,0 +1,428 @@
+//! `GoTime`: a time value that parses and prints exactly as Go's `time.Time` does in JSON.
+//!
+//! - printed as RFC3339Nano: fraction trimmed of trailing zeros (no `.` when zero), a zero offset as `Z`,
+//!   other offsets kept as given;
+//! - the zero value prints `0001-01-01T00:00:00Z` (Go writes zero times even under `omitempty`);
+//! - parsing is strict RFC3339 with a fraction of any length (digits past nine are dropped).
+//!
+//! Conversion to UTC happens only where the reference calls `.UTC()`; callers decide.
+
+use chrono::{
+    DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc,
+};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GoTime(DateTime<FixedOffset>);
+
+/// `0001-01-01T00:00:00Z`, Go's zero time.
+pub const ZERO_TEXT: &str = "0001-01-01T00:00:00Z";
+
+impl GoTime {
+    pub fn zero() -> Self {
+        let naive = NaiveDateTime::new(
+            NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or_default(),
+            NaiveTime::from_hms_opt(0, 0, 0).unwrap_or_default(),
+        );
+        GoTime(Utc.from_utc_datetime(&naive).fixed_offset())
+    }
+
+    /// 1980-01-01T00:00:00Z, the reference's stand-in for a missing `created_at`.
+    pub fn epoch_1980() -> Self {
+        GoTime::from_unix(315_532_800, 0)
+    }
+
+    pub fn is_zero(&self) -> bool {
+        *self == GoTime::zero() || self.0.naive_utc() == GoTime::zero().0.naive_utc()
+    }
+
+    pub fn from_unix(secs: i64, nanos: u32) -> Self {
+        GoTime(
+            Utc.timestamp_opt(secs, nanos)
+                .single()
+                .unwrap_or_default()
+                .fixed_offset(),
+        )
+    }
+
+    pub fn from_datetime(dt: DateTime<FixedOffset>) -> Self {
+        GoTime(dt)
+    }
+
+    pub fn from_utc(dt: DateTime<Utc>) -> Self {
+        GoTime(dt.fixed_offset())
+    }
+
+    pub fn datetime(&self) -> DateTime<FixedOffset> {
+        self.0
+    }
+
+    /// The same instant in UTC (`t.UTC()`).
+    pub fn utc(&self) -> Self {
+        GoTime(self.0.with_timezone(&Utc).fixed_offset())
+    }
+
+    pub fn unix_nanos(&self) -> i128 {
+        i128::from(self.0.timestamp()) * 1_000_000_000 + i128::from(self.0.timestamp_subsec_nanos())
+    }
+
+    /// `t.Add(d)`; saturates instead of overflowing.
+    pub fn add_nanos(&self, nanos: i128) -> Self {
+        let total = self.unix_nanos().saturating_add(nanos);
+        let secs = total.div_euclid(1_000_000_000) as i64;
+        let sub = total.rem_euclid(1_000_000_000) as u32;
+        let utc = Utc.timestamp_opt(secs, sub).single().unwrap_or_default();
+        GoTime(utc.with_timezone(self.0.offset()))
+    }
+
+    /// RFC3339Nano as Go prints it (`time.RFC3339Nano`).
+    pub fn rfc3339_nano(&self) -> String {
+        self.render(true)
+    }
+
+    /// RFC3339 with whole seconds (fraction truncated, not rounded), as Go's `time.RFC3339`.
+    pub fn rfc3339(&self) -> String {
+        self.render(false)
+    }
+
+    fn render(&self, with_fraction: bool) -> String {
+        let dt = self.0;
+        let mut out = format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        );
+        let nanos = dt.nanosecond() % 1_000_000_000;
+        if with_fraction && nanos != 0 {
+            let frac = format!("{nanos:09}");
+            out.push('.');
+            out.push_str(frac.trim_end_matches('0'));
+        }
+        let offset = dt.offset().local_minus_utc();
+        if offset == 0 {
+            out.push('Z');
+        } else {
+            let sign = if offset < 0 { '-' } else { '+' };
+            let abs = offset.unsigned_abs();
+            out.push_str(&format!("{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60));
+        }
+        out
+    }
+
+    /// Strict RFC3339 parsing as Go's `time.Parse(time.RFC3339, s)` (and JSON unmarshalling) does.
+    pub fn parse(s: &str) -> Result<Self, TimeParseError> {
+        parse_rfc3339(s).ok_or_else(|| TimeParseError::new(s))
+    }
+}
+
+impl Default for GoTime {
+    fn default() -> Self {
+        GoTime::zero()
+    }
+}
+
+impl fmt::Debug for GoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "GoTime({})", self.rfc3339_nano())
+    }
+}
+
+impl fmt::Display for GoTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rfc3339_nano())
+    }
+}
+
+impl PartialOrd for GoTime {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for GoTime {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.unix_nanos().cmp(&other.unix_nanos())
+    }
+}
+
+/// Go's wording: `parsing time "x" as "2006-01-02T15:04:05Z07:00": cannot parse "x" as "2006"`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("parsing time {quoted} as \"2006-01-02T15:04:05Z07:00\": cannot parse {rest} as {element}")]
+pub struct TimeParseError {
+    quoted: String,
+    rest: String,
+    element: String,
+}
+
+impl TimeParseError {
+    fn new(s: &str) -> Self {
+        // Report the first layout element that fails, as Go does for the common cases.
+        let (rest, element) = go_parse_failure(s);
+        TimeParseError {
+            quoted: crate::canon::go_quote(s),
+            rest: crate::canon::go_quote(rest),
+            element: format!("\"{element}\""),
+        }
+    }
+}
+
+fn go_parse_failure(s: &str) -> (&str, &'static str) {
+    let b = s.as_bytes();
+    let digits = |from: usize, n: usize| {
+        b.len() >= from + n && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    let steps: [(usize, usize, &str, Option<u8>); 6] = [
+        (0, 4, "2006", Some(b'-')),
+        (5, 2, "01", Some(b'-')),
+        (8, 2, "02", Some(b'T')),
+        (11, 2, "15", Some(b':')),
+        (14, 2, "04", Some(b':')),
+        (17, 2, "05", None),
+    ];
+    for (from, n, element, sep) in steps {
+        if from > b.len() || !digits(from, n) {
+            return (s.get(from.min(s.len())..).unwrap_or(""), element);
+        }
+        if let Some(sep) = sep
+            && b.get(from + n) != Some(&sep)
+        {
+            let at = (from + n).min(s.len());
+            return (s.get(at..).unwrap_or(""), separator_name(sep));
+        }
+    }
+    let mut i = 19;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+    }
+    (s.get(i.min(s.len())..).unwrap_or(""), "Z07:00")
+}
+
+fn separator_name(sep: u8) -> &'static str {
+    match sep {
+        b'-' => "-",
+        b'T' => "T",
+        _ => ":",
+    }
+}
+
+fn parse_rfc3339(s: &str) -> Option<GoTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return None;
+    }
+    let num = |from: usize, n: usize| -> Option<u32> {
+        let part = b.get(from..from + n)?;
+        if !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    let year = num(0, 4)?;
+    if b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (month, day, hour, minute, second) = (
+        num(5, 2)?,
+        num(8, 2)?,
+        num(11, 2)?,
+        num(14, 2)?,
+        num(17, 2)?,
+    );
+    let mut i = 19;
+    let mut nanos: u32 = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while b.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &s[start..i];
+        let mut padded: String = frac.chars().take(9).collect();
+        while padded.len() < 9 {
+            padded.push('0');
+        }
+        nanos = padded.parse().ok()?;
+    }
+    let offset_secs: i32 = match &s[i..] {
+        "Z" => 0,
+        rest if rest.len() == 6
+            && (rest.starts_with('+') || rest.starts_with('-'))
+            && rest.as_bytes()[3] == b':' =>
+        {
+            let hh: i32 = rest[1..3].parse().ok()?;
+            let mm: i32 = rest[4..6].parse().ok()?;
+            if hh > 23 || mm > 59 || !rest[1..3].bytes().all(|c| c.is_ascii_digit()) {
+                return None;
+            }
+            let v = hh * 3600 + mm * 60;
+            if rest.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    if hour > 23 || minute > 59 || second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day)?;
+    let time = NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    let offset = FixedOffset::east_opt(offset_secs)?;
+    let dt = offset
+        .from_local_datetime(&NaiveDateTime::new(date, time))
+        .single()?;
+    Some(GoTime(dt))
+}
+
+impl Serialize for GoTime {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.rfc3339_nano())
+    }
+}
+
+impl<'de> Deserialize<'de> for GoTime {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        GoTime::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses a Go duration string (`1h`, `90m`, `1.5h`, `300ms`, `-2h45m`) into nanoseconds.
+pub fn parse_go_duration(s: &str) -> Result<i128, String> {
+    let orig = s;
+    let invalid = || format!("time: invalid duration {}", crate::canon::go_quote(orig));
+    let mut s = s;
+    let mut neg = false;
+    if let Some(rest) = s.strip_prefix('-') {
+        neg = true;
+        s = rest;
+    } else if let Some(rest) = s.strip_prefix('+') {
+        s = rest;
+    }
+    if s == "0" {
+        return Ok(0);
+    }
+    if s.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: f64 = 0.0;
+    while !s.is_empty() {
+        let num_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
+        if num_end == 0 {
+            return Err(invalid());
+        }
+        let value: f64 = s[..num_end].parse().map_err(|_| invalid())?;
+        s = &s[num_end..];
+        let unit_end = s
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(s.len());
+        let unit = &s[..unit_end];
+        s = &s[unit_end..];
+        let scale: f64 = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            "" => {
+                return Err(format!(
+                    "time: missing unit in duration {}",
+                    crate::canon::go_quote(orig)
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "time: unknown unit {} in duration {}",
+                    crate::canon::go_quote(unit),
+                    crate::canon::go_quote(orig)
+                ));
+            }
+        };
+        total += value * scale;
+    }
+    if total > 9.223_372_036_854_776e18 {
+        return Err(invalid());
+    }
+    let nanos = total.round() as i128;
+    Ok(if neg { -nanos } else { nanos })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_like_go() {
+        assert_eq!(GoTime::zero().rfc3339_nano(), ZERO_TEXT);
+        assert_eq!(GoTime::epoch_1980().rfc3339_nano(), "1980-01-01T00:00:00Z");
+        let t = GoTime::parse("2026-02-05T09:30:00.120+02:00").unwrap();
+        assert_eq!(t.rfc3339_nano(), "2026-02-05T09:30:00.12+02:00");
+        assert_eq!(t.utc().rfc3339_nano(), "2026-02-05T07:30:00.12Z");
+        assert_eq!(
+            GoTime::parse("2031-02-03T04:05:06+00:00")
+                .unwrap()
+                .rfc3339_nano(),
+            "2031-02-03T04:05:06Z"
+        );
+        let t = GoTime::parse("2026-11-21T05:36:33.671190175Z").unwrap();
+        assert_eq!(t.rfc3339(), "2026-11-21T05:36:33Z");
+        assert_eq!(
+            t.add_nanos(3_600_000_000_000).rfc3339_nano(),
+            "2026-11-21T06:36:33.671190175Z"
+        );
+        assert_eq!(
+            GoTime::parse("2031-02-03T06:05:06.123456789123+02:00")
+                .unwrap()
+                .rfc3339_nano(),
+            "2031-02-03T06:05:06.123456789+02:00"
+        );
+    }
+
+    #[test]
+    fn rejects_what_go_rejects() {
+        for bad in [
+            "yesterday",
+            "2026-02-05",
+            "2026-02-05 09:30:00Z",
+            "2026-02-05T09:30:00",
+            "2026-13-01T00:00:00Z",
+            "2026-02-05T09:30:00.Z",
+        ] {
+            assert!(GoTime::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            GoTime::parse("tomorrow").unwrap_err().to_string(),
+            "parsing time \"tomorrow\" as \"2006-01-02T15:04:05Z07:00\": cannot parse \"tomorrow\" as \"2006\""
+        );
+    }
+
+    #[test]
+    fn durations_like_go() {
+        assert_eq!(parse_go_duration("1h").unwrap(), 3_600_000_000_000);
+        assert_eq!(parse_go_duration("1h30m").unwrap(), 5_400_000_000_000);
+        assert_eq!(parse_go_duration("1.5h").unwrap(), 5_400_000_000_000);
+        assert_eq!(parse_go_duration("200ms").unwrap(), 200_000_000);
+        assert_eq!(parse_go_duration("-1h").unwrap(), -3_600_000_000_000);
+        assert_eq!(parse_go_duration("0").unwrap(), 0);
+        assert_eq!(
+            parse_go_duration("60").unwrap_err(),
+            "time: missing unit in duration \"60\""
+        );
+        assert_eq!(
+            parse_go_duration("soon").unwrap_err(),
+            "time: invalid duration \"soon\""
+        );
+        assert!(parse_go_duration("1d").is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! `gait`: the command-line interface. All logic lives in gait-engine; this binary parses, renders
+//! and exits with the stable codes.
+
+mod cli;
+mod commands;
+
+fn main() {
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let code = cli::main(argv);
+    std::process::exit(code);
+}
