@@ -65,14 +65,6 @@ impl Flag {
             usage,
         }
     }
-    pub const fn float(name: &'static str, default: &'static str, usage: &'static str) -> Flag {
-        Flag {
-            name,
-            kind: Kind::Float,
-            default,
-            usage,
-        }
-    }
 }
 
 /// The flags every command accepts.
@@ -120,13 +112,6 @@ impl Parsed {
             .get(name)
             .and_then(|v| parse_int(v))
             .unwrap_or(0)
-    }
-
-    pub fn float(&self, name: &str) -> f64 {
-        self.values
-            .get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0)
     }
 
     /// Duration in nanoseconds.
