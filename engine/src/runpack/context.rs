@@ -162,6 +162,7 @@ pub struct RefsContext<'a> {
 
 /// Normalizes receipts and context evidence in place.
 pub fn normalize_refs(refs: &mut Refs, ctx: &RefsContext<'_>) -> Result<(), GaitError> {
+    // Error messages here are the reference's, recorded in the vectors, with the default hint.
     let prefix = "normalize digest-bearing fields";
     for r in &mut refs.receipts {
         normalize_receipt(r);
@@ -172,10 +173,7 @@ pub fn normalize_refs(refs: &mut Refs, ctx: &RefsContext<'_>) -> Result<(), Gait
                 return Err(GaitError::invalid(format!(
                     "{prefix}: receipt {} references unknown intent {intent_id}",
                     r.ref_id
-                ))
-                .with_hint(
-                    "a gait.trace receipt trace_<intent_id> must name an intent of the run",
-                ));
+                )));
             };
             if r.query_digest.is_empty() {
                 r.query_digest = canon::digest_of(&serde_json::json!({
@@ -198,8 +196,7 @@ pub fn normalize_refs(refs: &mut Refs, ctx: &RefsContext<'_>) -> Result<(), Gait
                 return Err(GaitError::invalid(format!(
                     "{prefix}: receipt {} requires {field}",
                     r.ref_id
-                ))
-                .with_hint("receipts record what was retrieved by digest: give query_digest and content_digest"));
+                )));
             }
         }
     }
@@ -224,8 +221,7 @@ pub fn normalize_refs(refs: &mut Refs, ctx: &RefsContext<'_>) -> Result<(), Gait
     {
         return Err(GaitError::invalid(
             "refs receipts include redaction_mode=raw; re-run with --unsafe-context-raw to allow unsafe context capture",
-        )
-        .with_hint("raw context is sensitive; record hashes instead, or pass --unsafe-context-raw deliberately"));
+        ));
     }
     refs.receipts.sort_by(|a, b| a.ref_id.cmp(&b.ref_id));
     let from_refs = if refs.context_evidence_mode.trim().is_empty() {
@@ -241,8 +237,7 @@ pub fn normalize_refs(refs: &mut Refs, ctx: &RefsContext<'_>) -> Result<(), Gait
     if mode == EvidenceMode::Required && refs.context_set_digest.trim().is_empty() {
         return Err(GaitError::invalid(
             "context evidence mode required but context_set_digest is missing",
-        )
-        .with_hint("pass --context-envelope with the run's context records, or use --context-evidence-mode best_effort"));
+        ));
     }
     refs.context_evidence_mode = mode.as_str().to_string();
     refs.context_ref_count = refs.receipts.len() as i64;

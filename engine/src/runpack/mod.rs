@@ -6,6 +6,7 @@
 
 pub mod build;
 pub mod context;
+pub mod demo;
 pub mod fields;
 pub mod model;
 pub mod read;

@@ -51,10 +51,10 @@ impl CaptureMode {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "reference" => Ok(CaptureMode::Reference),
             "raw" => Ok(CaptureMode::Raw),
-            _ => Err(
-                GaitError::invalid("capture mode must be one of: reference, raw")
-                    .with_hint("use --capture-mode reference (default) or --capture-mode raw"),
-            ),
+            // The reference's message, with the default hint (vector runpack-err-bad-capture-mode).
+            _ => Err(GaitError::invalid(
+                "capture mode must be one of: reference, raw",
+            )),
         }
     }
 
@@ -198,10 +198,6 @@ fn process_record(
             };
             return Err(GaitError::invalid(format!(
                 "{prefix}: {noun} {id} {what} digest mismatch"
-            ))
-            .with_hint(format!(
-                "the given {} does not match normalization.{norm_key}; remove one or fix it",
-                kind.digest_key()
             )));
         }
         rec.digest = Cow::Owned(digest);
@@ -211,11 +207,6 @@ fn process_record(
             None => {
                 return Err(GaitError::invalid(format!(
                     "{prefix}: {noun} {id} requires {} or normalization.{norm_key}",
-                    kind.digest_key()
-                ))
-                .with_hint(format!(
-                    "give the record a {} or {}, or supply the raw payload in normalization.{norm_key}",
-                    kind.payload_key(),
                     kind.digest_key()
                 )));
             }
@@ -339,10 +330,9 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         run.run_id = id.to_string();
     }
     if run.run_id.trim().is_empty() {
-        return Err(
-            GaitError::invalid("input run.run_id is required (or set --run-id)")
-                .with_hint("set run.run_id in the input or pass --run-id"),
-        );
+        return Err(GaitError::invalid(
+            "input run.run_id is required (or set --run-id)",
+        ));
     }
     check_run_id(&run.run_id)?;
     let capture = match opts.capture_mode.filter(|s| !s.trim().is_empty()) {
