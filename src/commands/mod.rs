@@ -9,6 +9,9 @@ mod keys;
 
 // Runpacks: demo, verify, run record|replay|diff|reduce|inspect|receipt, migrate.
 mod demo;
+mod diff;
+mod migrate;
+mod replay;
 mod run;
 mod runpack_io;
 mod verify;
@@ -23,6 +26,12 @@ pub fn all() -> &'static [&'static Command] {
         &demo::DEMO,
         &verify::VERIFY,
         &run::RECORD,
+        &replay::REPLAY,
+        &diff::DIFF,
+        &run::REDUCE,
+        &run::INSPECT,
+        &run::RECEIPT,
+        &migrate::MIGRATE,
     ];
     ALL
 }

@@ -163,3 +163,190 @@ fn run_record(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     text.push_str(&format!("ticket_footer={footer}"));
     Ok(Response::ok(&out, text)?.with_warnings(&recorded.warnings))
 }
+
+const FROM_FLAG: Flag = Flag::string("from", "", "run id or runpack path");
+
+pub static INSPECT: Command = Command {
+    path: "run inspect",
+    synopsis: "--from <run_id|path>",
+    summary: "Show a runpack's intents and results as a deterministic timeline.",
+    explain: "Prints a deterministic timeline of a runpack's intents and their results, by digest.",
+    flags: &[FROM_FLAG],
+    order: Order::Interspersed,
+    custom_explain: false,
+    run: run_inspect,
+};
+
+fn run_inspect(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    let arg = runpack_io::from_or_positional(&p, "runpack (--from <run_id|path>)")?;
+    let loaded = runpack_io::load(ctx, &arg)?;
+    let files = runpack::read::read_files(&loaded.archive)?;
+    let rp = files.parse()?;
+    let inspection = runpack::inspect::inspect(&rp);
+    let mut text = format!(
+        "run_id={} capture_mode={} intents={} results={} refs={}\nmanifest=sha256:{}",
+        inspection.run_id,
+        inspection.capture_mode,
+        inspection.intent_count,
+        inspection.result_count,
+        inspection.ref_count,
+        inspection.manifest_digest
+    );
+    for s in &inspection.steps {
+        text.push_str(&format!(
+            "\n{:>4} {} {} status={}",
+            s.index, s.intent_id, s.tool_name, s.status
+        ));
+    }
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        path: &'a str,
+        #[serde(flatten)]
+        inspection: &'a runpack::inspect::Inspection,
+    }
+    Response::ok(
+        &Out {
+            ok: true,
+            path: &loaded.path,
+            inspection: &inspection,
+        },
+        text,
+    )
+}
+
+pub static RECEIPT: Command = Command {
+    path: "run receipt",
+    synopsis: "--from <run_id|path>",
+    summary: "Print the ticket footer of a runpack (after verifying it).",
+    explain: "Verifies a runpack and prints its ticket footer, the one-line receipt to paste into incident tickets.",
+    flags: &[FROM_FLAG],
+    order: Order::Interspersed,
+    custom_explain: false,
+    run: run_receipt,
+};
+
+fn run_receipt(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    let arg = runpack_io::from_or_positional(&p, "runpack (--from <run_id|path>)")?;
+    let loaded = runpack_io::load(ctx, &arg)?;
+    let report = runpack::verify_archive(&loaded.archive, &runpack::VerifyOptions::default())?;
+    if !report.ok {
+        return Err(GaitError::verification(format!(
+            "runpack {} failed verification; no receipt for it",
+            loaded.path
+        ))
+        .with_hint(format!("run `gait verify {}` for details", loaded.path)));
+    }
+    let footer = ticket_footer(&report.run_id, &report.manifest_digest);
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        path: &'a str,
+        run_id: &'a str,
+        manifest_digest: &'a str,
+        ticket_footer: &'a str,
+    }
+    Response::ok(
+        &Out {
+            ok: true,
+            path: &loaded.path,
+            run_id: &report.run_id,
+            manifest_digest: &report.manifest_digest,
+            ticket_footer: &footer,
+        },
+        footer.clone(),
+    )
+}
+
+const REDUCE_FLAGS: &[Flag] = &[
+    FROM_FLAG,
+    Flag::string(
+        "predicate",
+        "missing_result",
+        "missing_result or non_ok_status: the failure to keep",
+    ),
+    Flag::string(
+        "out",
+        "",
+        "reduced runpack path (default <dir>/runpack_<run_id>_reduced_<predicate>.zip)",
+    ),
+    Flag::string(
+        "report-out",
+        "",
+        "reduce report path (default <reduced runpack>.reduce_report.json)",
+    ),
+];
+
+pub static REDUCE: Command = Command {
+    path: "run reduce",
+    synopsis: "--from <run_id|path> [--predicate missing_result|non_ok_status] [--out FILE]",
+    summary: "Reduce a runpack to the smallest one that still shows a failure.",
+    explain: "Writes the smallest runpack that still triggers the chosen failure predicate, plus a report of what was kept.",
+    flags: REDUCE_FLAGS,
+    order: Order::Interspersed,
+    custom_explain: false,
+    run: run_reduce,
+};
+
+fn run_reduce(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    use runpack::reduce::{Predicate, reduce};
+    let arg = runpack_io::from_or_positional(&p, "runpack (--from <run_id|path>)")?;
+    let predicate = Predicate::parse(&p.str("predicate"))?;
+    let loaded = runpack_io::load(ctx, &arg)?;
+    let files = runpack::read::read_files(&loaded.archive)?;
+    let (recorded, report) = reduce(&files, predicate, PRODUCER_VERSION)?;
+    let out_path = match p.opt("out") {
+        Some(out) => out.trim().to_string(),
+        None => {
+            let dir = std::path::Path::new(&loaded.path)
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default();
+            dir.join(format!(
+                "runpack_{}_reduced_{}.zip",
+                report.run_id,
+                predicate.as_str()
+            ))
+            .display()
+            .to_string()
+        }
+    };
+    let report_path = p.opt("report-out").unwrap_or_else(|| {
+        let stem = out_path.strip_suffix(".zip").unwrap_or(&out_path);
+        format!("{stem}.reduce_report.json")
+    });
+    let output = runpack_io::write_output(&out_path, &recorded.zip, "--out")?;
+    let report_bytes = gait_engine::gojson::to_indented(&report)
+        .map_err(|e| GaitError::internal(format!("encode reduce report: {e}")))?;
+    let report_out = runpack_io::write_output(&report_path, &report_bytes, "--report-out")?;
+    #[derive(Serialize)]
+    struct Out<'a> {
+        ok: bool,
+        run_id: &'a str,
+        reduced_run_id: &'a str,
+        predicate: &'a str,
+        selected_intent_id: &'a str,
+        still_failing: bool,
+        output: &'a str,
+        report: &'a str,
+        manifest_digest: &'a str,
+        ticket_footer: String,
+    }
+    let out = Out {
+        ok: true,
+        run_id: &report.run_id,
+        reduced_run_id: &report.reduced_run_id,
+        predicate: predicate.as_str(),
+        selected_intent_id: &report.selected_intent_id,
+        still_failing: report.still_failing,
+        output: &output,
+        report: &report_out,
+        manifest_digest: &recorded.manifest_digest,
+        ticket_footer: ticket_footer(&report.reduced_run_id, &recorded.manifest_digest),
+    };
+    let text = format!(
+        "run_id={}\nreduced_run_id={}\npredicate={}\nselected_intent_id={}\nstill_failing={}\nbundle={output}\nreport={report_out}",
+        out.run_id, out.reduced_run_id, out.predicate, out.selected_intent_id, out.still_failing
+    );
+    Response::ok(&out, text)
+}

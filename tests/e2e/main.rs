@@ -9,6 +9,8 @@ mod support;
 mod cli;
 
 // Runpacks.
+mod runpack;
+mod runpack_tools;
 mod runpack_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.

@@ -103,6 +103,11 @@ pub fn record_demo(producer_version: &str) -> Result<Recorded, GaitError> {
 mod tests {
     use super::*;
 
+    /// Recomputed independently (a Python JCS + sha256 script building the five entries from the choices
+    /// documented at the top of this module), not copied from gait's output.
+    const PINNED_DEMO_DIGEST: &str =
+        "6964711b31ae60ab78ee9deee1a52c8e65947d26af245f8f3b00f389bb1b36d9";
+
     /// The demo's manifest digest for producer version 0.0.0-dev. It changes only if the demo content
     /// above, the runpack format or the producer version changes — each of which is a deliberate,
     /// reviewed change.
@@ -116,8 +121,3 @@ mod tests {
         assert_eq!(a.manifest_digest, PINNED_DEMO_DIGEST);
     }
 }
-
-/// Recomputed independently (a Python JCS + sha256 script building the five entries from the choices
-/// documented at the top of this module), not copied from gait's output.
-#[cfg(test)]
-const PINNED_DEMO_DIGEST: &str = "6964711b31ae60ab78ee9deee1a52c8e65947d26af245f8f3b00f389bb1b36d9";

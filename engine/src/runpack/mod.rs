@@ -7,10 +7,16 @@
 pub mod build;
 pub mod context;
 pub mod demo;
+pub mod diff;
 pub mod fields;
+pub mod inspect;
+pub mod migrate;
 pub mod model;
 pub mod read;
+pub mod rebuild;
 pub mod record;
+pub mod reduce;
+pub mod replay;
 pub mod verify;
 
 pub use model::*;
