@@ -9,6 +9,9 @@ pub mod error;
 pub mod fsx;
 pub mod gojson;
 pub mod gotime;
+pub mod procx;
+pub mod runpack;
+pub mod zipx;
 
 pub use error::{Category, GaitError};
 pub use gotime::GoTime;
