@@ -402,19 +402,29 @@ impl HttpClient {
     }
 }
 
+fn tls_failure(msg: String) -> Failure {
+    Failure::Permanent(codes::network(false, msg).with_hint(
+        "the registry's certificate is not trusted: pass its CA with --registry-ca or SSL_CERT_FILE",
+    ))
+}
+
 fn classify(url: &str, e: ureq::Error) -> Failure {
     let msg = format!("GET {url}: {e}");
+    // A certificate rejected during the handshake surfaces as an I/O error wrapping rustls'.
+    if let ureq::Error::Io(io) = &e
+        && io
+            .get_ref()
+            .is_some_and(|inner| inner.downcast_ref::<rustls::Error>().is_some())
+    {
+        return tls_failure(msg);
+    }
     match e {
         ureq::Error::Io(_)
         | ureq::Error::Timeout(_)
         | ureq::Error::ConnectionFailed
         | ureq::Error::HostNotFound
         | ureq::Error::BodyStalled => Failure::Transient(codes::network(true, msg)),
-        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => Failure::Permanent(
-            codes::network(false, msg).with_hint(
-                "the registry's certificate is not trusted: pass its CA with --registry-ca or SSL_CERT_FILE",
-            ),
-        ),
+        ureq::Error::Tls(_) | ureq::Error::Rustls(_) => tls_failure(msg),
         _ => Failure::Permanent(codes::network(false, msg)),
     }
 }
