@@ -78,7 +78,8 @@ fn schema_and_decoder_reject_the_same_bad_manifests() {
     let good: Value =
         serde_json::from_slice(&std::fs::read(packed.dir.join("manifest.json")).unwrap()).unwrap();
     let m = validator("manifest.schema.json");
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("unknown field", Box::new(|v| v["extra"] = json!(1))),
         ("bad name", Box::new(|v| v["name"] = json!("Max Intents"))),
         ("bad version", Box::new(|v| v["version"] = json!("1.0"))),
