@@ -92,9 +92,9 @@ fn find_library(src: &Path, base: &str) -> Result<PathBuf, GaitError> {
     .with_hint("build it with `cargo build --release`, or pass --library PATH"))
 }
 
-/// Packs the plugin in `src` into `out` (replaced if it exists). `library` overrides where a
-/// native plugin's built library is taken from.
-pub fn pack(src: &Path, out: &Path, library: Option<&Path>) -> Result<Packed, GaitError> {
+/// Packs the plugin in `src` into `out` (default `<src>/dist/<name>-<version>`; replaced if it
+/// exists). `library` overrides where a native plugin's built library is taken from.
+pub fn pack(src: &Path, out: Option<&Path>, library: Option<&Path>) -> Result<Packed, GaitError> {
     let bytes = fsx::read_bounded(&src.join(SOURCE_FILE), MAX_MANIFEST_BYTES)?;
     let source: PluginSource = crate::json::strict(&bytes, SOURCE_FILE, "plugin_source_invalid")?;
     let mut files: Vec<(String, Vec<u8>)> = Vec::new();
@@ -162,6 +162,16 @@ pub fn pack(src: &Path, out: &Path, library: Option<&Path>) -> Result<Packed, Ga
     manifest.files.sort();
     manifest.validate()?;
     let digest = manifest.digest()?;
+    let default_out;
+    let out = match out {
+        Some(o) => o,
+        None => {
+            default_out = src
+                .join("dist")
+                .join(format!("{}-{}", manifest.name, manifest.version));
+            &default_out
+        }
+    };
 
     // Write beside the target, then swap, so `out` is never half-written.
     let parent = match out.parent() {
@@ -450,6 +460,9 @@ impl Template {
     }
 }
 
+/// Where scaffolded native crates get `gait-plugin-api` unless told otherwise.
+pub const DEFAULT_API_GIT: &str = "https://github.com/gait-rs/gait";
+
 /// Where a scaffolded native crate finds `gait-plugin-api`.
 #[derive(Clone, Debug)]
 pub enum ApiDependency {
@@ -707,7 +720,7 @@ mod tests {
             let src = dir.path().join(format!("{t:?}"));
             scaffold(t, "demo-plugin", &src, &ApiDependency::Git("x".into())).unwrap();
             let out = dir.path().join(format!("{t:?}-out"));
-            let packed = pack(&src, &out, None).unwrap();
+            let packed = pack(&src, Some(&out), None).unwrap();
             assert_eq!(packed.manifest.kind, kind);
             assert_eq!(packed.manifest.form, PluginForm::Rhai);
             assert_eq!(packed.manifest.plugin_api, default_api());
@@ -716,7 +729,7 @@ mod tests {
             assert_eq!(manifest::decode(&bytes).unwrap().digest, packed.digest);
             check_files(&out, &packed.manifest).unwrap();
             // Packing again is deterministic.
-            assert_eq!(pack(&src, &out, None).unwrap().digest, packed.digest);
+            assert_eq!(pack(&src, Some(&out), None).unwrap().digest, packed.digest);
         }
         // The directory must be new.
         let src = dir.path().join("RhaiGrader");
@@ -748,7 +761,7 @@ mod tests {
             cargo.contains("gait-plugin-api = { path = \"/api\" }"),
             "{cargo}"
         );
-        let e = pack(&src, &dir.path().join("o"), None).unwrap_err();
+        let e = pack(&src, Some(&dir.path().join("o")), None).unwrap_err();
         assert!(
             e.message.contains("libmy_native") || e.message.contains("my_native"),
             "{}",
@@ -756,7 +769,7 @@ mod tests {
         );
         let fake = dir.path().join("libmy_native.so");
         std::fs::write(&fake, b"\x7fELF not really").unwrap();
-        let packed = pack(&src, &dir.path().join("o"), Some(&fake)).unwrap();
+        let packed = pack(&src, Some(&dir.path().join("o")), Some(&fake)).unwrap();
         assert_eq!(packed.manifest.entry, "libmy_native.so");
         assert_eq!(packed.manifest.target, host_target());
         assert_eq!(packed.manifest.commands[0].words, "my-native hello");
@@ -774,7 +787,7 @@ mod tests {
         )
         .unwrap();
         let out = dir.path().join("reg/g-0.1.0");
-        let packed = pack(&src, &out, None).unwrap();
+        let packed = pack(&src, Some(&out), None).unwrap();
         let a = PrivateKey::from_seed(&[1; 32]);
         let b = PrivateKey::from_seed(&[2; 32]);
         assert_eq!(sign(&out, &a).unwrap().signatures, 1);
@@ -826,7 +839,7 @@ mod tests {
             &ApiDependency::Git("x".into()),
         )
         .unwrap();
-        pack(&src, &dir.path().join("reg/g"), None).unwrap();
+        pack(&src, Some(&dir.path().join("reg/g")), None).unwrap();
         let opts = IndexOptions {
             version: None,
             ttl_nanos: 1,

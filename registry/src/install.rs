@@ -64,6 +64,7 @@ impl Installed {
             registry: self.pin.registry.clone(),
             manifest_digest: self.pin.manifest_digest.clone(),
             key_id: self.pin.key_ids.first().cloned().unwrap_or_default(),
+            requirement: self.pin.requirement.clone(),
         }
     }
 }
@@ -256,6 +257,13 @@ pub fn install(
     check_compatible(&verified)?;
 
     let previous = home.read_pin(&m.name)?;
+    // The requirement `update` will resolve later: the one asked for, or under `--locked` the
+    // lockfile's (the exact version is only how the lockfile is honoured now).
+    let requirement = match &req.locked {
+        Some(lock) if !lock.requirement.is_empty() => lock.requirement.clone(),
+        Some(lock) => format!("^{}", lock.version),
+        None => req.wanted.requirement_text.clone(),
+    };
     let rel_dir = PluginHome::install_rel(&m.name, &m.version, &verified.digest);
     let pin = Pin {
         schema_id: PIN_SCHEMA_ID.into(),
@@ -265,7 +273,7 @@ pub fn install(
         kind: m.kind,
         form: m.form,
         registry: req.registry.trim().to_string(),
-        requirement: req.wanted.requirement_text.clone(),
+        requirement,
         manifest_digest: verified.digest.clone(),
         key_ids: key_ids.clone(),
         dir: rel_dir.clone(),

@@ -6,7 +6,8 @@
 //! - [`trust`]: trusted publisher keys, revocation, and the signature rule.
 //! - [`install`]: install / verify / remove with pins in the plugin home ([`store`]) and the
 //!   project lockfile ([`lockfile`]); [`loader`]: verify-then-load for native plugins.
-//! - [`authoring`]: scaffold, pack, sign, index; [`catalog`]: builtin + installed listing.
+//! - [`authoring`]: scaffold, pack, sign, index; [`catalog`]: builtin + installed listing;
+//!   [`ops`]: the `gait plugin …` operations (lockfile handling, update, trust changes).
 //! - [`regpack`]: the reference's `gait registry install|list|verify` packs, byte-compatible.
 //!
 //! Like the engine, this crate reads no environment variables and no clock: the CLI passes the
@@ -22,6 +23,7 @@ pub mod loader;
 pub mod lockfile;
 pub mod manifest;
 pub mod model;
+pub mod ops;
 pub mod regpack;
 pub mod relpath;
 pub mod resolve;

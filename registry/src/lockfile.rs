@@ -29,6 +29,10 @@ pub struct LockEntry {
     pub registry: String,
     pub manifest_digest: String,
     pub key_id: String,
+    /// The requirement the plugin was installed for; `update` keeps resolving it after a
+    /// `--locked` install (absent: `^version`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub requirement: String,
 }
 
 impl Default for Lockfile {
@@ -59,6 +63,7 @@ impl Lockfile {
             if crate::manifest::name_problem(&e.name).is_some()
                 || semver::Version::parse(&e.version).is_err()
                 || !gait_engine::canon::is_sha256_hex(&e.manifest_digest)
+                || (!e.requirement.is_empty() && semver::VersionReq::parse(&e.requirement).is_err())
                 || lock.plugins[..i].iter().any(|o| o.name == e.name)
             {
                 return Err(GaitError::invalid(format!(
@@ -127,6 +132,7 @@ mod tests {
             registry: "./reg".into(),
             manifest_digest: "a".repeat(64),
             key_id: "b".repeat(64),
+            requirement: "^1".into(),
         }
     }
 

@@ -6,10 +6,33 @@
 use crate::cli::Command;
 
 mod keys;
+pub mod plugin;
+mod registry;
 
 /// Every command, in the order `gait --help` lists them.
 pub fn all() -> &'static [&'static Command] {
-    static ALL: &[&Command] = &[&keys::INIT, &keys::ROTATE, &keys::VERIFY];
+    static ALL: &[&Command] = &[
+        &keys::INIT,
+        &keys::ROTATE,
+        &keys::VERIFY,
+        // Plugins and registries (gait-registry).
+        &plugin::NEW,
+        &plugin::PACK,
+        &plugin::SIGN,
+        &plugin::INSTALL,
+        &plugin::LIST,
+        &plugin::VERIFY,
+        &plugin::UPDATE,
+        &plugin::REMOVE,
+        &plugin::TRUST_ADD,
+        &plugin::TRUST_LIST,
+        &plugin::TRUST_REMOVE,
+        &plugin::TRUST_REVOKE,
+        &registry::INSTALL,
+        &registry::LIST,
+        &registry::VERIFY,
+        &registry::INDEX,
+    ];
     ALL
 }
 

@@ -7,6 +7,9 @@
 mod support;
 
 mod cli;
+mod plugins;
+mod registry_packs;
+mod tls_server;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]

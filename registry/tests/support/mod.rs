@@ -92,7 +92,7 @@ impl Fixture {
         edit(&mut source);
         std::fs::write(&source_path, serde_json::to_vec_pretty(&source).unwrap()).unwrap();
         let out = self.registry().join(format!("{name}-{version}"));
-        let packed = authoring::pack(&src, &out, None).unwrap();
+        let packed = authoring::pack(&src, Some(&out), None).unwrap();
         authoring::sign(&out, signer).unwrap();
         packed
     }
@@ -101,7 +101,7 @@ impl Fixture {
     pub fn publish_native(&self, signer: &PrivateKey) -> Packed {
         let src = repo_root().join("plugins/examples/native");
         let out = self.registry().join("example-native-0.1.0");
-        let packed = authoring::pack(&src, &out, Some(&example_library())).unwrap();
+        let packed = authoring::pack(&src, Some(&out), Some(&example_library())).unwrap();
         authoring::sign(&out, signer).unwrap();
         packed
     }
