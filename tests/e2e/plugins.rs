@@ -222,8 +222,8 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
 
     // Use: executing a Rhai grader belongs to the regress sandbox (issue 5); here the installed
     // script is exactly the published one.
-    let pin = format!("home/.gait/plugins/pins/max-intents.json");
-    let pin: Value = serde_json::from_slice(&sb.read(&pin)).unwrap();
+    let pin = "home/.gait/plugins/pins/max-intents.json";
+    let pin: Value = serde_json::from_slice(&sb.read(pin)).unwrap();
     let dir = sb.join(&format!(
         "home/.gait/plugins/{}",
         pin["dir"].as_str().unwrap()
