@@ -25,7 +25,10 @@ fn now() -> GoTime {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Builds the example plugin in this bench's profile and target directory.
@@ -33,9 +36,15 @@ fn example_library() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let mut cmd = std::process::Command::new(env!("CARGO"));
-    cmd.args(["build", "--quiet", "-p", "gait-example-native", "--target-dir"])
-        .arg(profile_dir.parent().unwrap())
-        .current_dir(repo_root());
+    cmd.args([
+        "build",
+        "--quiet",
+        "-p",
+        "gait-example-native",
+        "--target-dir",
+    ])
+    .arg(profile_dir.parent().unwrap())
+    .current_dir(repo_root());
     if profile_dir.file_name().is_some_and(|n| n == "release") {
         cmd.arg("--release");
     }
@@ -118,7 +127,11 @@ fn benches(c: &mut Criterion) {
     let mut group = c.benchmark_group("plugin_install_local");
     for name in ["max-intents", "example-native"] {
         let req = request(&s, name);
-        let label = if name == "max-intents" { "rhai" } else { "native" };
+        let label = if name == "max-intents" {
+            "rhai"
+        } else {
+            "native"
+        };
         group.bench_function(label, |b| {
             b.iter(|| {
                 let got = install::install(&s.home, &req, now()).unwrap();

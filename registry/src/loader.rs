@@ -12,10 +12,14 @@
 //! loaded through `/proc/self/fd/N`), elsewhere (or when memfd is unavailable) from a fresh copy in
 //! a private 0700 directory of the plugin home. After loading, abi_stable checks its own version
 //! and the root module's layout, and the plugin must name itself as its manifest does.
+//!
+//! Script plugins and packs follow the same rule without a dynamic loader: [`load_script`] and
+//! [`load_pack_templates`] verify the plugin and hand out the verified text, for the Rhai/Lua
+//! sandboxes (regress graders, policy predicates, credential brokers) and `gait policy init --pack`.
 
 use crate::codes;
 use crate::install::{self, InstalledPlugin};
-use crate::model::PluginForm;
+use crate::model::{PluginForm, PluginKind};
 use crate::store::PluginHome;
 use crate::trust::TrustStore;
 use gait_engine::{GaitError, fsx};
@@ -289,6 +293,112 @@ mod memfd {
             assert_eq!(std::fs::read(f.path()).unwrap(), b"verified bytes");
         }
     }
+}
+
+/// A verified script plugin, ready for a sandbox: its source text is exactly the bytes that were
+/// checked against the pin, the signature and the manifest, never re-read from disk.
+#[derive(Clone, Debug)]
+pub struct ScriptPlugin {
+    pub name: String,
+    pub version: String,
+    pub kind: PluginKind,
+    pub form: PluginForm,
+    /// The entry file's path inside the plugin, for messages.
+    pub entry: String,
+    pub source: String,
+    /// Credential brokers: the only environment variables the host may hand to the script.
+    pub env_allowlist: Vec<String>,
+    pub manifest_digest: String,
+}
+
+/// Verifies the installed script plugin `name` (Rhai or Lua) of kind `kind` and returns its source.
+/// The regress and gate sandboxes run it; this crate never executes scripts.
+pub fn load_script(
+    home: &PluginHome,
+    name: &str,
+    kind: PluginKind,
+) -> Result<ScriptPlugin, GaitError> {
+    let pin = home.require_pin(name)?;
+    if !pin.form.is_script() || pin.kind != kind {
+        return Err(GaitError::invalid(format!(
+            "plugin {name} is a {} {}, not a script {kind}",
+            pin.form, pin.kind
+        )));
+    }
+    let trust = TrustStore::load(&home.trust_path())?;
+    let installed = install::verify_pin(home, &trust, &pin, true)?;
+    let m = &installed.manifest.manifest;
+    let bytes = installed.entry_bytes.clone().unwrap_or_default();
+    let source = String::from_utf8(bytes).map_err(|_| {
+        codes::invalid(
+            codes::MANIFEST_INVALID,
+            format!("plugin {name}: entry {} is not UTF-8 text", m.entry),
+        )
+    })?;
+    Ok(ScriptPlugin {
+        name: m.name.clone(),
+        version: m.version.clone(),
+        kind: m.kind,
+        form: m.form,
+        entry: m.entry.clone(),
+        source,
+        env_allowlist: m.env.clone(),
+        manifest_digest: installed.manifest.digest.clone(),
+    })
+}
+
+/// A policy template shipped by an installed pack.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackTemplate {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub description: String,
+    /// The template's policy YAML, verified against the signed manifest.
+    pub yaml: String,
+}
+
+/// Verifies the installed pack `name` and returns its policy templates (for
+/// `gait policy init --pack NAME TEMPLATE`).
+pub fn load_pack_templates(home: &PluginHome, name: &str) -> Result<Vec<PackTemplate>, GaitError> {
+    let pin = home.require_pin(name)?;
+    if pin.kind != PluginKind::Pack {
+        return Err(GaitError::invalid(format!(
+            "plugin {name} is a {}, not a pack",
+            pin.kind
+        )));
+    }
+    let trust = TrustStore::load(&home.trust_path())?;
+    let installed = install::verify_pin(home, &trust, &pin, false)?;
+    let mut out = Vec::new();
+    for t in &installed.manifest.manifest.templates {
+        // verify_pin hashed every file; read each template once more and hash it again, so the
+        // text returned is exactly the signed text even if the file changed in between.
+        let bytes = fsx::read_bounded(
+            &crate::relpath::join(&installed.dir, &t.file),
+            install::MAX_INSTALLED_FILE,
+        )?;
+        if Some(gait_engine::canon::sha256_hex(&bytes).as_str())
+            != installed.manifest.manifest.file_sha256(&t.file)
+        {
+            return Err(codes::refuse(
+                codes::FILE_MODIFIED,
+                format!("plugin {name}: template file {} changed", t.file),
+            ));
+        }
+        let yaml = String::from_utf8(bytes).map_err(|_| {
+            codes::invalid(
+                codes::MANIFEST_INVALID,
+                format!("plugin {name}: template {} is not UTF-8 text", t.file),
+            )
+        })?;
+        out.push(PackTemplate {
+            name: t.name.clone(),
+            aliases: t.aliases.clone(),
+            description: t.description.clone(),
+            yaml,
+        });
+    }
+    Ok(out)
 }
 
 /// Sorted, deduplicated reason codes; a grader's outcome as the host records it.
