@@ -50,6 +50,9 @@ pub struct InstallRequest {
 pub struct Installed {
     pub pin: Pin,
     pub previous: Option<Pin>,
+    /// The registry as the user named it (the pin keeps its canonical form): what a project's
+    /// lockfile records, so that relative directories stay portable.
+    pub registry_as_given: String,
     /// The same manifest was already installed and intact; nothing was written.
     pub unchanged: bool,
     pub index_version: u64,
@@ -61,7 +64,7 @@ impl Installed {
         LockEntry {
             name: self.pin.name.clone(),
             version: self.pin.version.clone(),
-            registry: self.pin.registry.clone(),
+            registry: self.registry_as_given.clone(),
             manifest_digest: self.pin.manifest_digest.clone(),
             key_id: self.pin.key_ids.first().cloned().unwrap_or_default(),
             requirement: self.pin.requirement.clone(),
@@ -272,7 +275,8 @@ pub fn install(
         version: m.version.clone(),
         kind: m.kind,
         form: m.form,
-        registry: req.registry.trim().to_string(),
+        // Canonical (absolute directory or normalized URL), so `update` works from anywhere.
+        registry: open.registry_id.clone(),
         requirement,
         manifest_digest: verified.digest.clone(),
         key_ids: key_ids.clone(),
@@ -298,6 +302,7 @@ pub fn install(
         return Ok(Installed {
             pin: kept,
             previous,
+            registry_as_given: req.registry.trim().to_string(),
             unchanged: true,
             index_version: open.index.version,
         });
@@ -373,6 +378,7 @@ pub fn install(
     Ok(Installed {
         pin,
         previous,
+        registry_as_given: req.registry.trim().to_string(),
         unchanged: false,
         index_version: open.index.version,
     })

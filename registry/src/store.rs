@@ -38,7 +38,7 @@ pub struct Pin {
     pub version: String,
     pub kind: PluginKind,
     pub form: PluginForm,
-    /// The registry it came from, as the user named it.
+    /// The registry it came from: its canonical directory path or normalized base URL.
     pub registry: String,
     /// The requirement it was installed for (`update` resolves it again).
     pub requirement: String,

@@ -848,6 +848,11 @@ fn run_trust_revoke(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 /// Runs `gait <words> ...` when an installed native plugin declares those words (checked only
 /// after no builtin command matched). `None` when no plugin provides them.
 pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
+    // A builtin command group's namespace is never handed to a plugin (`gait plugin instal` stays
+    // an unknown command, whatever a plugin declares).
+    if builtin_namespace(args.first()?) {
+        return None;
+    }
     let home = home(ctx);
     let (pin, words, consumed) = ops::find_extension(&home, args)?;
     ctx.command = words.clone();
@@ -879,6 +884,13 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
     Some(run_extension(&home, &pin.name, &words, &rest, ctx.json))
 }
 
+/// True when `word` starts a builtin command (`keys`, `plugin`, `registry`, …).
+fn builtin_namespace(word: &str) -> bool {
+    crate::commands::all()
+        .iter()
+        .any(|c| c.path.split(' ').next() == Some(word))
+}
+
 fn run_extension(
     home: &PluginHome,
     name: &str,
@@ -903,4 +915,26 @@ fn run_extension(
         .entry("ok".to_string())
         .or_insert(serde_json::Value::Bool(out.exit_code == exit::OK));
     Response::new(out.exit_code, &serde_json::Value::Object(object), out.text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_groups_are_not_extension_namespaces() {
+        for word in ["plugin", "registry", "keys"] {
+            assert!(builtin_namespace(word), "{word}");
+        }
+        assert!(!builtin_namespace("example-native"));
+    }
+
+    #[test]
+    fn path_lists_split_like_the_platform() {
+        let sep = if cfg!(windows) { ";" } else { ":" };
+        assert_eq!(
+            path_list(&format!("/a{sep} {sep}/b")),
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+    }
 }

@@ -187,6 +187,11 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
     assert_eq!(row["key_ids"][0], trusted["key"]["key_id"]);
     assert_eq!(got["lockfile"], "gait.lock");
 
+    // The origin is the registry's canonical location (the lockfile keeps it as given, below).
+    let origin = std::fs::canonicalize(sb.join("reg"))
+        .unwrap()
+        .display()
+        .to_string();
     let listed = ok(&sb, &["plugin", "list"]);
     let p = &listed["plugins"][0];
     assert_eq!(
@@ -202,7 +207,7 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
             Some("0.1.0"),
             Some("grader"),
             Some("rhai"),
-            Some("reg")
+            Some(origin.as_str())
         )
     );
     assert_eq!(p["pin"], format!("sha256:{digest}"));
@@ -319,6 +324,34 @@ fn native_plugin_install_list_run_verify_remove() {
     let (code, v) = json(&sb, &["example-native", "hello"]);
     assert_eq!(code, 6);
     assert_eq!(v["error"], "unknown command: example-native hello");
+}
+
+#[test]
+fn update_works_from_another_directory() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    index(&sb, &private);
+    ok(&sb, &["plugin", "install", "g@^1", "--registry", "reg"]);
+    publish_rhai(&sb, "g", "1.0.1", &private);
+    index(&sb, &private);
+    // The pin remembers the registry's canonical location, not the relative `reg`.
+    std::fs::create_dir_all(sb.join("elsewhere")).unwrap();
+    let out = sb
+        .gait()
+        .current_dir(sb.join("elsewhere"))
+        .args(["plugin", "update", "--lockfile=", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["plugins"][0]["to"], "1.0.1");
 }
 
 #[test]
