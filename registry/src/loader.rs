@@ -149,8 +149,13 @@ fn load_bytes(
     {
         // SAFETY: `bytes` were verified (pin, signature, API, sha256) by the caller and the memory
         // file is sealed against any change, so the loader reads exactly the verified bytes.
-        let plugin = unsafe { host::load_library(sealed.path()) }.map_err(load_err)?;
-        return Ok((plugin, LoadedFrom::SealedMemoryFile));
+        match unsafe { host::load_library(sealed.path()) } {
+            Ok(plugin) => return Ok((plugin, LoadedFrom::SealedMemoryFile)),
+            // A kernel or policy that will not map memory files executable fails inside the
+            // dynamic loader before any initialiser ran: fall back to a private copy.
+            Err(e) if e.reason_code == "plugin_library_open_failed" => {}
+            Err(e) => return Err(load_err(e)),
+        }
     }
     #[cfg(not(target_os = "linux"))]
     let _ = options;
@@ -244,13 +249,16 @@ mod memfd {
     impl SealedFile {
         /// `None` when the kernel lacks memfd/sealing or `/proc` is not mounted (fall back).
         pub fn new(bytes: &[u8]) -> Option<SealedFile> {
+            let base = libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING;
+            // MFD_EXEC: kernels with vm.memfd_noexec would otherwise seal it non-executable;
+            // kernels before 6.3 do not know the flag (EINVAL), so ask again without it.
             // SAFETY: a valid NUL-terminated name and flags; the result is checked.
-            let fd = unsafe {
-                libc::memfd_create(
-                    c"gait-plugin".as_ptr(),
-                    libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-                )
-            };
+            let mut fd =
+                unsafe { libc::memfd_create(c"gait-plugin".as_ptr(), base | libc::MFD_EXEC) };
+            if fd < 0 {
+                // SAFETY: as above.
+                fd = unsafe { libc::memfd_create(c"gait-plugin".as_ptr(), base) };
+            }
             if fd < 0 {
                 return None;
             }
