@@ -122,3 +122,62 @@ fn downloads_over_the_cap_are_refused() {
     assert_eq!(e.error_code(), codes::TOO_LARGE);
     fx.assert_nothing_installed();
 }
+
+#[test]
+fn registry_pack_over_https_with_cached_fallback() {
+    use gait_registry::regpack;
+    let fx = Fixture::new();
+    let body = serde_json::json!({
+        "schema_id": "gait.registry.pack", "schema_version": "1.0.0",
+        "created_at": "2026-02-01T00:00:00Z", "producer_version": "0.0.0-dev",
+        "pack_name": "baseline", "pack_version": "1.0.0"
+    });
+    let digest = regpack::decode(&serde_json::to_vec(&body).unwrap())
+        .unwrap()
+        .digest()
+        .unwrap();
+    let mut signed = body.clone();
+    signed["signatures"] = serde_json::json!([fx.key.sign_digest(&digest).unwrap()]);
+    std::fs::write(
+        fx.registry().join("pack.json"),
+        serde_json::to_vec(&signed).unwrap(),
+    )
+    .unwrap();
+    let server = TestServer::https(&fx.registry());
+    let mut opts = regpack::InstallOptions {
+        source: format!("{}/pack.json", server.url("https")),
+        cache_dir: fx.path("cache"),
+        public_key: Some(fx.key.public()),
+        publisher_allowlist: vec![],
+        pin: Some(format!("sha256:{digest}")),
+        allow_cached_fallback: false,
+        fetch: settings(&fx, &server),
+    };
+    let first = regpack::install(&opts).unwrap();
+    assert!(!first.cached_fallback);
+    assert_eq!(first.digest, digest);
+    // The registry goes down (every request answers 503): refused (exit 2) unless the cached
+    // copy may be used — and that copy is verified again like a download.
+    server.fail_next.store(usize::MAX, Ordering::SeqCst);
+    let e = regpack::install(&opts).unwrap_err();
+    assert_eq!(
+        e.exit_code(),
+        2,
+        "registry install failures are verification failures"
+    );
+    assert_eq!(e.error_code(), gait_registry::codes::FETCH_FAILED);
+    opts.allow_cached_fallback = true;
+    let again = regpack::install(&opts).unwrap();
+    assert!(again.cached_fallback);
+    assert_eq!(again.digest, digest);
+    // A tampered cached copy does not verify.
+    let cached = std::fs::read_dir(fx.path("cache/sources"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let text = std::fs::read_to_string(&cached).unwrap();
+    std::fs::write(&cached, text.replace("baseline", "baseline2")).unwrap();
+    assert!(regpack::install(&opts).is_err());
+}
