@@ -304,17 +304,23 @@ fn load_certs(settings: &FetchSettings) -> Result<Vec<ureq::tls::Certificate<'st
     }
     let mut certs = Vec::new();
     for file in &files {
-        let bytes = fsx::read_bounded(file, MAX_PEM_BYTES).map_err(|e| {
-            GaitError::invalid(format!("read CA certificates: {e}"))
-                .with_hint("pass a PEM file of CA certificates")
-        })?;
+        let explicit = settings.ca_files.contains(file);
+        let bytes = match fsx::read_bounded(file, MAX_PEM_BYTES) {
+            Ok(b) => b,
+            // A directory of certificates may hold unrelated or unreadable entries.
+            Err(_) if !explicit => continue,
+            Err(e) => {
+                return Err(GaitError::invalid(format!("read CA certificates: {e}"))
+                    .with_hint("pass a PEM file of CA certificates"));
+            }
+        };
         let before = certs.len();
         for item in ureq::tls::parse_pem(&bytes) {
             if let Ok(ureq::tls::PemItem::Certificate(c)) = item {
                 certs.push(c.to_owned());
             }
         }
-        if certs.len() == before && settings.ca_files.contains(file) {
+        if certs.len() == before && explicit {
             return Err(GaitError::invalid(format!(
                 "{} holds no PEM certificate",
                 file.display()
