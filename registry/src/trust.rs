@@ -233,9 +233,17 @@ impl TrustStore {
         if !check.accepted.is_empty() {
             return Ok(check.accepted);
         }
+        // Key ids of unknown signers come from untrusted input: shorten by characters, quoted.
         let short = |ids: &[String]| {
             ids.iter()
-                .map(|k| if k.len() > 16 { &k[..16] } else { k.as_str() })
+                .map(|k| {
+                    let head: String = k.chars().take(16).collect();
+                    if head.chars().all(|c| c.is_ascii_hexdigit()) && !head.is_empty() {
+                        head
+                    } else {
+                        gait_engine::canon::go_quote(&head)
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         };
@@ -358,6 +366,19 @@ mod tests {
         )
         .unwrap();
         assert!(TrustStore::load(&path).is_err());
+    }
+
+    #[test]
+    fn hostile_key_ids_are_reported_without_panicking() {
+        let store = TrustStore::default();
+        let digest = gait_engine::canon::sha256_hex(b"m");
+        let mut sig = PrivateKey::from_seed(&[3; 32])
+            .sign_digest(&digest)
+            .unwrap();
+        sig.key_id = "ééééééééééééééééé\n".into();
+        let e = store.require("m", &[sig], &digest).unwrap_err();
+        assert_eq!(e.error_code(), codes::KEY_UNTRUSTED);
+        assert!(e.message.contains("\"éééééééééééééééé\""), "{}", e.message);
     }
 
     #[test]
