@@ -217,6 +217,19 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
         _ => {}
     }
     let Some((cmd, consumed)) = crate::commands::find(&args) else {
+        // Commands contributed by installed native plugins; looked up only for unknown words.
+        if let Some(result) = crate::commands::plugin::extension(ctx, &args) {
+            return match result {
+                Ok(resp) => {
+                    emit_response(ctx, &resp);
+                    (resp.exit, None)
+                }
+                Err(err) => {
+                    emit_error(ctx, &err);
+                    (err.exit_code(), Some(err.category))
+                }
+            };
+        }
         ctx.json = wants_json(&args);
         ctx.command = String::new();
         let words: Vec<&str> = args

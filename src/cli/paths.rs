@@ -26,6 +26,7 @@ fn home_dir_fallback() -> Option<PathBuf> {
 }
 
 /// True when an argument names a file rather than a run id: it contains a path separator or ends `.zip`.
+#[allow(dead_code)] // for the run-id commands (verify, run …), which land with the runpack work
 pub fn looks_like_path(arg: &str) -> bool {
     arg.contains('/') || arg.contains('\\') || arg.ends_with(".zip")
 }
@@ -33,6 +34,7 @@ pub fn looks_like_path(arg: &str) -> bool {
 /// Resolves a run id or path to a runpack: `./gait-out/runpack_<id>.zip`, then
 /// `<gait home>/runpacks/runpack_<id>.zip`. Returns the first candidate when neither exists, so the
 /// error names the path the user most likely meant.
+#[allow(dead_code)] // for the run-id commands (verify, run …), which land with the runpack work
 pub fn resolve_runpack(arg: &str, gait_home: &Path) -> PathBuf {
     if looks_like_path(arg) {
         return PathBuf::from(arg);

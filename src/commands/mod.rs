@@ -6,6 +6,8 @@
 use crate::cli::Command;
 
 mod keys;
+pub mod plugin;
+mod registry;
 
 // Runpacks: demo, verify, run record|replay|diff|reduce|inspect|receipt, migrate.
 mod demo;
@@ -32,6 +34,23 @@ pub fn all() -> &'static [&'static Command] {
         &run::INSPECT,
         &run::RECEIPT,
         &migrate::MIGRATE,
+        // Plugins and registries (gait-registry).
+        &plugin::NEW,
+        &plugin::PACK,
+        &plugin::SIGN,
+        &plugin::INSTALL,
+        &plugin::LIST,
+        &plugin::VERIFY,
+        &plugin::UPDATE,
+        &plugin::REMOVE,
+        &plugin::TRUST_ADD,
+        &plugin::TRUST_LIST,
+        &plugin::TRUST_REMOVE,
+        &plugin::TRUST_REVOKE,
+        &registry::INSTALL,
+        &registry::LIST,
+        &registry::VERIFY,
+        &registry::INDEX,
     ];
     ALL
 }

@@ -7,6 +7,9 @@
 mod support;
 
 mod cli;
+mod plugins;
+mod registry_packs;
+mod tls_server;
 
 // Runpacks.
 mod runpack;

@@ -1,0 +1,184 @@
+//! Every plugin gait knows: builtins (compiled in) and installed ones (pinned), as
+//! `gait plugin list` shows them, and which one of a name is active.
+//!
+//! Builtins register through [`BuiltinPlugin`] descriptors: each area that compiles a plugin in
+//! (regress graders, credential brokers, policy packs, extensions) contributes a `&[BuiltinPlugin]`
+//! and the CLI concatenates them. An installed plugin replaces a builtin of the same name only when
+//! its version is higher.
+
+use crate::model::{PluginForm, PluginKind};
+use crate::store::Pin;
+use serde::Serialize;
+
+/// A compiled-in plugin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuiltinPlugin {
+    pub name: &'static str,
+    /// Semver.
+    pub version: &'static str,
+    pub kind: PluginKind,
+    pub summary: &'static str,
+}
+
+/// One row of `gait plugin list`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListedPlugin {
+    pub name: String,
+    pub version: String,
+    pub kind: PluginKind,
+    pub form: PluginForm,
+    /// `builtin`, or the registry the plugin was installed from.
+    pub origin: String,
+    /// `sha256:<manifest digest>` for installed plugins.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pin: String,
+    /// Commands the plugin contributes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub summary: String,
+    /// False when another plugin of the same name takes precedence.
+    pub active: bool,
+}
+
+fn newer(installed: &str, builtin: &str) -> bool {
+    match (
+        semver::Version::parse(installed),
+        semver::Version::parse(builtin),
+    ) {
+        (Ok(a), Ok(b)) => a > b,
+        _ => false,
+    }
+}
+
+/// Builtins and installed plugins, sorted by name (builtin first within a name).
+pub fn list(builtins: &[BuiltinPlugin], pins: &[Pin]) -> Vec<ListedPlugin> {
+    let mut out = Vec::new();
+    for b in builtins {
+        let replaced = pins
+            .iter()
+            .any(|p| p.name == b.name && newer(&p.version, b.version));
+        out.push(ListedPlugin {
+            name: b.name.to_string(),
+            version: b.version.to_string(),
+            kind: b.kind,
+            form: PluginForm::Builtin,
+            origin: "builtin".into(),
+            pin: String::new(),
+            commands: Vec::new(),
+            summary: b.summary.to_string(),
+            active: !replaced,
+        });
+    }
+    for p in pins {
+        let shadowed = builtins
+            .iter()
+            .any(|b| b.name == p.name && !newer(&p.version, b.version));
+        out.push(ListedPlugin {
+            name: p.name.clone(),
+            version: p.version.clone(),
+            kind: p.kind,
+            form: p.form,
+            origin: p.registry.clone(),
+            pin: format!("sha256:{}", p.manifest_digest),
+            commands: p.commands.iter().map(|c| c.words.clone()).collect(),
+            summary: String::new(),
+            active: !shadowed,
+        });
+    }
+    out.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| (a.form != PluginForm::Builtin).cmp(&(b.form != PluginForm::Builtin)))
+    });
+    out
+}
+
+/// The installed plugin (if any) that contributes the command spelled by the leading `args`,
+/// with the number of words it used. The longest declared match wins; builtin commands are matched
+/// by the CLI before this is asked.
+pub fn find_command<'a>(pins: &'a [Pin], args: &[String]) -> Option<(&'a Pin, String, usize)> {
+    let mut best: Option<(&Pin, String, usize)> = None;
+    for p in pins {
+        for c in &p.commands {
+            let words: Vec<&str> = c.words.split(' ').collect();
+            if args.len() >= words.len()
+                && words.iter().zip(args).all(|(w, a)| w == a)
+                && best.as_ref().is_none_or(|(_, _, n)| words.len() > *n)
+            {
+                best = Some((p, c.words.clone(), words.len()));
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::CommandDecl;
+    use gait_engine::GoTime;
+
+    fn pin(name: &str, version: &str) -> Pin {
+        Pin {
+            schema_id: crate::store::PIN_SCHEMA_ID.into(),
+            schema_version: "1.0.0".into(),
+            name: name.into(),
+            version: version.into(),
+            kind: PluginKind::Grader,
+            form: PluginForm::Rhai,
+            registry: "./reg".into(),
+            requirement: "*".into(),
+            manifest_digest: "ab".repeat(32),
+            key_ids: vec![],
+            dir: String::new(),
+            commands: vec![],
+            installed_at: GoTime::zero(),
+        }
+    }
+
+    const B: BuiltinPlugin = BuiltinPlugin {
+        name: "trajectory",
+        version: "1.0.0",
+        kind: PluginKind::Grader,
+        summary: "tool and verdict sequences",
+    };
+
+    #[test]
+    fn newer_installed_replaces_builtin() {
+        let rows = list(&[B], &[pin("trajectory", "1.1.0"), pin("aaa", "0.1.0")]);
+        let names: Vec<(&str, bool)> = rows.iter().map(|r| (r.name.as_str(), r.active)).collect();
+        assert_eq!(
+            names,
+            [("aaa", true), ("trajectory", false), ("trajectory", true)]
+        );
+        assert_eq!(rows[1].form, PluginForm::Builtin);
+        assert_eq!(rows[2].pin, format!("sha256:{}", "ab".repeat(32)));
+        // An older or equal installed version does not.
+        let rows = list(&[B], &[pin("trajectory", "1.0.0")]);
+        assert!(rows[0].active && !rows[1].active);
+    }
+
+    #[test]
+    fn finds_the_longest_command() {
+        let mut a = pin("a", "1.0.0");
+        a.commands = vec![
+            CommandDecl {
+                words: "ex".into(),
+                summary: String::new(),
+            },
+            CommandDecl {
+                words: "ex hello".into(),
+                summary: String::new(),
+            },
+        ];
+        let pins = vec![a];
+        let args: Vec<String> = ["ex", "hello", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let (p, words, n) = find_command(&pins, &args).unwrap();
+        assert_eq!((p.name.as_str(), words.as_str(), n), ("a", "ex hello", 2));
+        assert!(find_command(&pins, &["nope".to_string()]).is_none());
+    }
+}
