@@ -100,9 +100,16 @@ pub(crate) fn evaluate_script(
         reasons.push("script_mixed_risk_blocked".into());
         violations.push("script_mixed_risk".into());
     }
-    for ev in per_step.iter().filter(|e| e.verdict == out.verdict) {
+    // Approvers are asked for whenever any step (or the step threshold) asks, whatever the final
+    // verdict — the reference writes the approval audit for such scripts even when they block.
+    for ev in &per_step {
         out.min_approvals = out.min_approvals.max(ev.min_approvals);
         out.require_distinct_approvers |= ev.require_distinct_approvers;
+    }
+    if s.require_approval_above > 0 && steps.len() as i64 > s.require_approval_above {
+        out.min_approvals = out.min_approvals.max(1);
+    }
+    for ev in per_step.iter().filter(|e| e.verdict == out.verdict) {
         if ev.require_broker_credential {
             out.require_broker_credential = true;
             if out.broker_reference.is_empty() {
@@ -120,9 +127,6 @@ pub(crate) fn evaluate_script(
     }
     if out.verdict == Verdict::RequireApproval {
         out.min_approvals = out.min_approvals.max(1);
-    } else {
-        out.min_approvals = 0;
-        out.require_distinct_approvers = false;
     }
     out.freeze_window = per_step.iter().find_map(|e| e.freeze_window.clone());
     out.sandbox = per_step.iter().find_map(|e| e.sandbox.clone());

@@ -60,13 +60,7 @@ pub fn endpoint_class(kind: &str, operation: &str, tool: &str) -> &'static str {
                 "net.http"
             }
         }
-        "other" => {
-            if EXEC_HINTS.contains(&operation) || has_hint(tool, EXEC_HINTS) {
-                "proc.exec"
-            } else {
-                "other"
-            }
-        }
+        "other" if EXEC_HINTS.contains(&operation) || has_hint(tool, EXEC_HINTS) => "proc.exec",
         _ => "other",
     }
 }
