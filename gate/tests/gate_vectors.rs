@@ -123,7 +123,7 @@ fn every_gate_vector_through_the_engine() {
                 (e.exit_code(), v)
             }
         };
-        let trace = read_trace(&output);
+        let trace = read_trace(std::path::Path::new("."), &output);
         std::env::set_current_dir(&origin).unwrap();
         ran += 1;
         if let Some(why) = compare_case(r, &records, code, &output, trace.as_ref()) {

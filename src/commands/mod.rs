@@ -5,11 +5,25 @@
 
 use crate::cli::Command;
 
+mod gate;
 mod keys;
+mod policy;
+mod trace;
 
 /// Every command, in the order `gait --help` lists them.
 pub fn all() -> &'static [&'static Command] {
-    static ALL: &[&Command] = &[&keys::INIT, &keys::ROTATE, &keys::VERIFY];
+    static ALL: &[&Command] = &[
+        &keys::INIT,
+        &keys::ROTATE,
+        &keys::VERIFY,
+        &gate::EVAL,
+        &policy::TEST,
+        &policy::VALIDATE,
+        &policy::FMT,
+        &policy::INIT,
+        &policy::SIMULATE,
+        &trace::VERIFY,
+    ];
     ALL
 }
 

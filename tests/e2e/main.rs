@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod gate_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]

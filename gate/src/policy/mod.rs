@@ -6,6 +6,7 @@
 //! (priority, name), defaults are applied — so evaluation never re-checks any of it.
 
 pub mod digest;
+pub mod fmt;
 pub mod model;
 pub mod normalize;
 

@@ -709,10 +709,9 @@ fn normalize_endpoint(name: &str, e: EndpointFile) -> Result<Endpoint, GaitError
             )));
         }
     };
-    let paths = |v: &[String]| -> Vec<String> {
-        let v: Vec<String> = v.iter().map(|p| p.trim().replace('\\', "/")).collect();
-        norm_list(&v)
-    };
+    // Patterns are kept as written: the reference does not rewrite `\` in paths (only the
+    // context workspace), so neither side of a path comparison is converted.
+    let paths = |v: &[String]| -> Vec<String> { norm_list(v) };
     Ok(Endpoint {
         enabled: true,
         path_allowlist: paths(&e.path_allowlist),

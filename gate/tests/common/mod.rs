@@ -60,9 +60,9 @@ const TRACE_VOLATILE: &[&str] = &[
     "correlation_id",
 ];
 
-/// Reads the trace named by the output (`trace_path`, else `trace_<trace_id>.json`) from the
-/// current directory, minus the clock- and key-dependent fields.
-pub fn read_trace(output: &Value) -> Option<Value> {
+/// Reads the trace named by the output (`trace_path`, else `trace_<trace_id>.json`) relative to
+/// `dir`, minus the clock- and key-dependent fields.
+pub fn read_trace(dir: &Path, output: &Value) -> Option<Value> {
     let path = output
         .get("trace_path")
         .and_then(Value::as_str)
@@ -73,7 +73,7 @@ pub fn read_trace(output: &Value) -> Option<Value> {
                 .and_then(Value::as_str)
                 .map(|id| PathBuf::from(format!("trace_{id}.json")))
         })?;
-    let text = std::fs::read_to_string(path).ok()?;
+    let text = std::fs::read_to_string(dir.join(path)).ok()?;
     let mut v: Value = serde_json::from_str(&text).ok()?;
     let obj = v.as_object_mut()?;
     for k in TRACE_VOLATILE {
