@@ -9,6 +9,7 @@ mod support;
 mod cli;
 mod examples;
 mod gate;
+mod gate_corpus;
 mod gate_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.

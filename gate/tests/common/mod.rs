@@ -203,3 +203,183 @@ fn compare_expected(r: &Value, code: i32, output: &Value, trace: Option<&Value>)
     }
     None
 }
+
+// ------------------------------------------------------------------------------------------------
+// Our own corpus (tests/corpus/gate/cases.yaml)
+// ------------------------------------------------------------------------------------------------
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+pub const CORPUS_TIME: &str = "2031-05-14T10:30:00Z";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Corpus {
+    #[serde(rename = "x-intents", default)]
+    pub intents: BTreeMap<String, String>,
+    pub cases: Vec<CorpusCase>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusCase {
+    pub id: String,
+    pub derivation: String,
+    #[serde(default)]
+    pub command: Option<String>,
+    pub policy: String,
+    pub intent: String,
+    #[serde(default)]
+    pub flags: Vec<String>,
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    pub expect: CorpusExpect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorpusExpect {
+    pub exit_code: i64,
+    #[serde(default)]
+    pub verdict: Option<String>,
+    #[serde(default)]
+    pub reason_codes: Option<Vec<String>>,
+    #[serde(default)]
+    pub violations: Option<Vec<String>>,
+    #[serde(default)]
+    pub matched_rule: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub output: Option<Value>,
+}
+
+impl CorpusCase {
+    pub fn is_policy_test(&self) -> bool {
+        self.command.as_deref() == Some("policy test")
+    }
+
+    /// The argv the case runs (without the binary name).
+    pub fn argv(&self) -> Vec<String> {
+        let mut v: Vec<String> = if self.is_policy_test() {
+            ["policy", "test", "policy.yaml", "intent.json"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            let mut v: Vec<String> = [
+                "gate",
+                "eval",
+                "--policy",
+                "policy.yaml",
+                "--intent",
+                "intent.json",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            if !self.flags.iter().any(|f| f.contains("evaluation-time")) {
+                v.push("--evaluation-time".into());
+                v.push(CORPUS_TIME.into());
+            }
+            v
+        };
+        v.extend(self.flags.iter().cloned());
+        v.push("--json".into());
+        v
+    }
+
+    pub fn write_files(&self, dir: &Path) {
+        std::fs::write(dir.join("policy.yaml"), &self.policy).unwrap();
+        std::fs::write(dir.join("intent.json"), &self.intent).unwrap();
+        for (name, text) in &self.files {
+            let path = dir.join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+}
+
+/// Loads the corpus with gait's own strict YAML decoder (unknown keys in a case are errors).
+pub fn corpus() -> Corpus {
+    let text = std::fs::read_to_string(repo_root().join("tests/corpus/gate/cases.yaml")).unwrap();
+    gait_gate::yaml::decode::<Corpus>(&text, "Corpus").unwrap_or_else(|e| panic!("corpus: {e}"))
+}
+
+/// `expected` ⊆ `actual`; YAML scalars arrive as text, so a string matches a number or a bool
+/// with the same spelling.
+fn subset(expected: &Value, actual: &Value) -> bool {
+    match (expected, actual) {
+        (Value::Object(e), Value::Object(a)) => e
+            .iter()
+            .all(|(k, v)| a.get(k).is_some_and(|av| subset(v, av))),
+        (Value::Array(e), Value::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| subset(x, y))
+        }
+        (Value::String(e), Value::String(a)) => e == a,
+        (Value::String(e), other @ (Value::Number(_) | Value::Bool(_))) => *e == other.to_string(),
+        (e, a) => e == a,
+    }
+}
+
+/// Compares a result with a corpus case's expectation.
+pub fn compare_corpus(case: &CorpusCase, code: i32, output: &Value) -> Option<String> {
+    let e = &case.expect;
+    let mut problems = Vec::new();
+    if code as i64 != e.exit_code {
+        problems.push(format!("exit code {code}, want {}", e.exit_code));
+    }
+    let strs = |v: &Value| -> Vec<String> { serde_json::from_value(v.clone()).unwrap_or_default() };
+    if let Some(v) = &e.verdict
+        && output["verdict"].as_str() != Some(v)
+    {
+        problems.push(format!("verdict {}, want {v}", output["verdict"]));
+    }
+    if let Some(r) = &e.reason_codes
+        && &strs(&output["reason_codes"]) != r
+    {
+        problems.push(format!(
+            "reason_codes {}, want {r:?}",
+            output["reason_codes"]
+        ));
+    }
+    if let Some(r) = &e.violations
+        && &strs(&output["violations"]) != r
+    {
+        problems.push(format!("violations {}, want {r:?}", output["violations"]));
+    }
+    if let Some(m) = &e.matched_rule
+        && output["matched_rule"].as_str().unwrap_or("") != m
+    {
+        problems.push(format!(
+            "matched_rule {}, want {m:?}",
+            output["matched_rule"]
+        ));
+    }
+    if let Some(err) = &e.error
+        && !output["error"]
+            .as_str()
+            .unwrap_or("")
+            .contains(err.as_str())
+    {
+        problems.push(format!(
+            "error {}, want it to contain {err:?}",
+            output["error"]
+        ));
+    }
+    if let Some(sub) = &e.output
+        && !subset(sub, output)
+    {
+        problems.push(format!("output does not contain {sub}"));
+    }
+    if problems.is_empty() {
+        None
+    } else {
+        Some(format!(
+            "{}\n    derivation: {}\n    output: {output}",
+            problems.join("; "),
+            case.derivation
+        ))
+    }
+}
