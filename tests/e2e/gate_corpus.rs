@@ -2,9 +2,7 @@
 //! the derivation from CONTRACTS.md) through the built binary. The engine-level runner is
 //! `gate/tests/corpus.rs`; both share `gate/tests/common`.
 
-#[path = "../../gate/tests/common/mod.rs"]
-mod common;
-
+use crate::gate_common as common;
 use crate::support::Sandbox;
 use serde_json::Value;
 

@@ -4,9 +4,7 @@
 //! `output` and the trace body compared. Deviations (DEVIATIONS.md) are asserted as gait's own
 //! behaviour by the shared comparison (`gate/tests/common`).
 
-#[path = "../../gate/tests/common/mod.rs"]
-mod common;
-
+use crate::gate_common as common;
 use crate::support::Sandbox;
 use serde_json::Value;
 

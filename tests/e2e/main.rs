@@ -6,6 +6,10 @@
 
 mod support;
 
+/// The vector and corpus comparison shared with the engine-level runners of gait-gate.
+#[path = "../../gate/tests/common/mod.rs"]
+mod gate_common;
+
 mod cli;
 mod examples;
 mod gate;

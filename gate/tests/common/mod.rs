@@ -318,7 +318,9 @@ fn subset(expected: &Value, actual: &Value) -> bool {
             e.len() == a.len() && e.iter().zip(a).all(|(x, y)| subset(x, y))
         }
         (Value::String(e), Value::String(a)) => e == a,
-        (Value::String(e), other @ (Value::Number(_) | Value::Bool(_))) => *e == other.to_string(),
+        (Value::String(e), other @ (Value::Number(_) | Value::Bool(_))) => {
+            serde_json::from_str::<Value>(e).ok().as_ref() == Some(other)
+        }
         (e, a) => e == a,
     }
 }
