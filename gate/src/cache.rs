@@ -16,19 +16,19 @@ use gait_engine::{GaitError, PRODUCER_VERSION, canon, fsx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "gait.gate.policy_cache.v1";
+const FORMAT: &str = "gait.gate.policy_cache.v2";
 /// Entries larger than this are ignored.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
 
+/// An entry is one header line (this struct as JSON) followed by the payload: the compact JSON of
+/// the [`LoadedPolicy`], whose exact bytes `payload_sha256` covers.
 #[derive(Serialize, Deserialize)]
-struct Entry {
+struct Header {
     format: String,
     producer_version: String,
     engine_version: String,
     source_sha256: String,
     payload_sha256: String,
-    /// The JSON of the [`LoadedPolicy`], kept as text so its hash is over exact bytes.
-    payload: String,
 }
 
 /// How a policy was obtained.
@@ -84,29 +84,32 @@ impl PolicyCache {
 
 fn read_entry(path: &Path, key: &str) -> Option<LoadedPolicy> {
     let bytes = fsx::read_bounded(path, MAX_ENTRY_BYTES).ok()?;
-    let entry: Entry = serde_json::from_slice(&bytes).ok()?;
-    if entry.format != FORMAT
-        || entry.producer_version != PRODUCER_VERSION
-        || entry.engine_version != env!("CARGO_PKG_VERSION")
-        || entry.source_sha256 != key
-        || canon::sha256_hex(entry.payload.as_bytes()) != entry.payload_sha256
+    let split = bytes.iter().position(|&b| b == b'\n')?;
+    let (head, payload) = (&bytes[..split], &bytes[split + 1..]);
+    let header: Header = serde_json::from_slice(head).ok()?;
+    if header.format != FORMAT
+        || header.producer_version != PRODUCER_VERSION
+        || header.engine_version != env!("CARGO_PKG_VERSION")
+        || header.source_sha256 != key
+        || canon::sha256_hex(payload) != header.payload_sha256
     {
         return None;
     }
-    serde_json::from_str(&entry.payload).ok()
+    serde_json::from_slice(payload).ok()
 }
 
 fn write_entry(dir: &Path, path: &Path, key: &str, loaded: &LoadedPolicy) -> Result<(), String> {
-    let payload = serde_json::to_string(loaded).map_err(|e| e.to_string())?;
-    let entry = Entry {
+    let payload = serde_json::to_vec(loaded).map_err(|e| e.to_string())?;
+    let header = Header {
         format: FORMAT.into(),
         producer_version: PRODUCER_VERSION.into(),
         engine_version: env!("CARGO_PKG_VERSION").into(),
         source_sha256: key.into(),
-        payload_sha256: canon::sha256_hex(payload.as_bytes()),
-        payload,
+        payload_sha256: canon::sha256_hex(&payload),
     };
-    let bytes = serde_json::to_vec(&entry).map_err(|e| e.to_string())?;
+    let mut bytes = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    bytes.extend_from_slice(&payload);
     fsx::create_dir_all(dir).map_err(|e| e.to_string())?;
     fsx::write_atomic(path, &bytes, 0o600).map_err(|e| e.to_string())
 }
@@ -141,7 +144,7 @@ mod tests {
         assert_eq!((p, o), (fresh.clone(), CacheOutcome::Miss));
         // Payload edited without fixing its hash: block → allow must not be trusted.
         let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
-        let edited = text.replacen("\\\"block\\\"", "\\\"allow\\\"", 1);
+        let edited = text.replacen("\"block\"", "\"allow\"", 1);
         assert_ne!(edited, text);
         std::fs::write(&path, edited).unwrap();
         let (p, o) = cache.load(POLICY).unwrap();

@@ -56,84 +56,160 @@ impl Verdict {
 pub const POLICY_SCHEMA_ID: &str = "gait.gate.policy";
 pub const POLICY_SCHEMA_VERSION: &str = "1.0.0";
 
+// The normalized structs serialize only into the compiled-policy cache; empty members are skipped
+// there to keep entries small (a 200-rule policy is mostly empty fields).
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+fn is_zero_i128(v: &i128) -> bool {
+    *v == 0
+}
+fn is_zero_f64(v: &f64) -> bool {
+    *v == 0.0
+}
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Policy {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub schema_version: String,
+    #[serde(default)]
     pub default_verdict: Verdict,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub scripts: Scripts,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub fail_closed: FailClosed,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub mcp_trust: McpTrust,
     /// Sorted by (priority, name); the sort is stable for rules sharing both.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Rule>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scripts {
     /// 0 means the default (64) at evaluation time.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub max_steps: i64,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub require_approval_above: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub block_mixed_risk: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FailClosed {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_high_risk_fields: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct McpTrust {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub snapshot: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub action: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_risk_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub min_score: f64,
     /// The Go duration text as written (normalized by trimming).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub max_age: String,
+    #[serde(default, skip_serializing_if = "is_zero_i128")]
     pub max_age_nanos: i128,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub publisher_allowlist: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_registry: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub priority: i64,
+    #[serde(default)]
     pub effect: Verdict,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub matcher: Match,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reason_codes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub violations: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub min_approvals: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_distinct_approvers: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_broker_credential: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub broker_reference: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub broker_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_declared_agent: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_agent_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub denied_agent_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub required_agent_manifest_digest: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_agent_manifest_publishers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_agent_manifest_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_agent_lifecycle_states: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_agent_owner: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_unexpired_agent: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub block_standing_credentials: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_credential_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_credential_issuers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_credential_access_types: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub max_credential_ttl_seconds: i64,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_jit_credential: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_context_evidence: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub required_context_evidence_mode: String,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub max_context_age_seconds: i64,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub freeze_window: FreezeWindow,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub sandbox: Sandbox,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub rate_limit: RateLimit,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub destructive_budget: RateLimit,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub dataflow: Dataflow,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub endpoint: Endpoint,
 }
 
@@ -160,38 +236,67 @@ impl Rule {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Match {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub workspace_prefixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub target_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoint_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_default")]
     pub tool_annotations: ToolAnnotations,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub data_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_operations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub provenance_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skill_publishers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub skill_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_tool_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_data_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_endpoint_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub context_autonomy_levels: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
     pub require_delegation: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_delegator_identities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_delegate_identities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub delegation_scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delegation_depth: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolAnnotations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_only_hint: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub destructive_hint: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotent_hint: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub open_world_hint: Option<bool>,
 }
 
@@ -206,39 +311,60 @@ impl ToolAnnotations {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FreezeWindow {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub timezone: String,
+    #[serde(default)]
     pub effect: Verdict,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub environments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub windows: Vec<Window>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Window {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub start: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub end: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sandbox {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_network_modes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_writable_path_prefixes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub required_read_only_roots: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_env_exposure_modes: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub max_timeout_seconds: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_filesystem_isolations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_user_modes: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     /// 0 = no limit configured.
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
     pub requests: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub window: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
 }
 
@@ -250,27 +376,45 @@ impl RateLimit {
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Dataflow {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tainted_sources: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_kinds: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_values: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub destination_operations: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason_code: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub violation: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Endpoint {
+    #[serde(default, skip_serializing_if = "is_false")]
     pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path_allowlist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path_denylist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_allowlist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub domain_denylist: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub egress_classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub destructive_action: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason_code: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub violation: String,
 }
 
