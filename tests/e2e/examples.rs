@@ -202,3 +202,43 @@ fn baseline_fixture_verdicts_match_the_readme_table() {
         "every fixture has a row in the README table"
     );
 }
+
+/// The gate workflow of the repository README: every runnable command (no `<placeholder>`), in
+/// order, with the exit code its `# exit N` comment states.
+#[test]
+fn readme_gate_workflow_runs() {
+    let text = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let section = text
+        .split("### Gate: policies, intents and signed decisions")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README gate section");
+    let sb = examples_sandbox();
+    let mut ran = 0;
+    let mut in_bash = false;
+    for line in section.lines() {
+        if line.starts_with("```bash") {
+            in_bash = true;
+            continue;
+        }
+        if line.starts_with("```") {
+            in_bash = false;
+            continue;
+        }
+        if !in_bash || !line.starts_with("gait ") || line.contains('<') {
+            continue;
+        }
+        let (cmd, comment) = line.split_once('#').unwrap_or((line, ""));
+        let want: i32 = comment
+            .trim()
+            .strip_prefix("exit ")
+            .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("README command without `# exit N`: {line}"));
+        let args: Vec<&str> = cmd.split_whitespace().skip(1).collect();
+        let (code, out, _) = sb.run(&args);
+        assert_eq!(code, want, "{cmd}\n{out}");
+        ran += 1;
+    }
+    assert!(ran >= 9, "ran {ran} README commands");
+}
