@@ -245,3 +245,77 @@ pub fn unavailable(now: GoTime) -> KillSwitchDecision {
         evaluated_at: now.utc(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent() -> Intent {
+        crate::intent::load(br#"{"tool_name":"Tool.Write","args":{},"targets":[{"kind":"path","value":"/srv/app/a","operation":"write"}],
+            "context":{"identity":"agent.k","workspace":"/srv/app","risk_class":"low","environment":"Prod","agent_id":"a-1"}}"#)
+        .unwrap()
+    }
+
+    fn at(s: &str) -> GoTime {
+        GoTime::parse(s).unwrap()
+    }
+
+    fn state(entries: &str) -> KillSwitchState {
+        KillSwitchState::parse(format!(r#"{{"entries":{entries}}}"#).as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn every_set_selector_must_match() {
+        let now = at("2031-01-01T00:00:00Z");
+        let d = evaluate(
+            &state(
+                r#"[{"entry_id":"e1","enabled":true,"tool_name":"tool.write","environment":"prod","path_prefixes":["/srv"]}]"#,
+            ),
+            &intent(),
+            now,
+        );
+        assert_eq!(d.status, "active");
+        assert_eq!(
+            d.reason_codes,
+            [
+                "kill_switch_active",
+                "kill_switch_environment_active",
+                "kill_switch_path_active",
+                "kill_switch_tool_name_active"
+            ]
+        );
+        assert_eq!(d.reason_code, "kill_switch_environment_active");
+        let miss = evaluate(
+            &state(
+                r#"[{"entry_id":"e1","enabled":true,"tool_name":"tool.write","agent_id":"other"}]"#,
+            ),
+            &intent(),
+            now,
+        );
+        assert_eq!(miss.status, "inactive");
+    }
+
+    #[test]
+    fn disabled_and_expired_entries_are_ignored() {
+        let s = state(
+            r#"[{"entry_id":"off","enabled":false},{"entry_id":"old","enabled":true,"expires_at":"2030-12-31T23:59:59Z"}]"#,
+        );
+        assert_eq!(
+            evaluate(&s, &intent(), at("2031-01-01T00:00:00Z")).status,
+            "inactive"
+        );
+        // Before its expiry the blanket entry (no selector) stops everything.
+        let d = evaluate(&s, &intent(), at("2030-06-01T00:00:00Z"));
+        assert_eq!(
+            (d.status.as_str(), d.matched_entry_ids.as_slice()),
+            ("active", &["old".to_string()][..])
+        );
+    }
+
+    #[test]
+    fn foreign_or_broken_state_is_an_error() {
+        assert!(KillSwitchState::parse(br#"{"schema_id":"other"}"#).is_err());
+        assert!(KillSwitchState::parse(br#"{"entries":[1]}"#).is_err());
+        assert!(KillSwitchState::parse(br#"{"entries":[],"entries":[]}"#).is_err());
+    }
+}

@@ -86,3 +86,52 @@ pub fn enrich(intent: &mut Intent, inventory: &Inventory) -> bool {
     }
     listed
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn intent(ctx_extra: &str) -> Intent {
+        crate::intent::load(format!(r#"{{"tool_name":"t","args":{{}},"context":{{"identity":"a","workspace":"/w","risk_class":"low"{ctx_extra}}}}}"#).as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn claims_are_stripped_without_an_envelope() {
+        let digest = "a".repeat(64);
+        let mut i = intent(&format!(
+            r#","context_set_digest":"{digest}","context_evidence_mode":"required","context_refs":["r"],"auth_context":{{"context_age_seconds":1}}"#
+        ));
+        strip_context_claims(&mut i);
+        assert!(i.context.context_set_digest.is_empty() && i.context.context_refs.is_empty());
+        assert!(
+            i.context.auth_context.is_none(),
+            "an emptied auth_context disappears"
+        );
+        assert_eq!(i.digest(), intent("").digest());
+    }
+
+    #[test]
+    fn envelope_binds_and_must_agree_with_claims() {
+        let env = ContextEnvelope::parse(br#"{"evidence_mode":"required","records":[{"ref_id":"r1","query_digest":"1111111111111111111111111111111111111111111111111111111111111111","content_digest":"2222222222222222222222222222222222222222222222222222222222222222","retrieved_at":"2031-01-01T00:00:00Z"}]}"#).unwrap();
+        let now = GoTime::parse("2031-01-01T00:10:00Z").unwrap();
+        let mut i = intent("");
+        bind_envelope(&mut i, &env, now).unwrap();
+        assert_eq!(i.context.context_set_digest, env.context_set_digest);
+        assert_eq!(i.context.context_refs, ["r1"]);
+        assert_eq!(i.context.auth_number("context_age_seconds"), Some(600.0));
+        let mut wrong = intent(&format!(r#","context_set_digest":"{}""#, "b".repeat(64)));
+        assert!(
+            bind_envelope(&mut wrong, &env, now)
+                .unwrap_err()
+                .message
+                .contains("digest does not match")
+        );
+        let mut mode = intent(r#","context_evidence_mode":"best_effort""#);
+        assert!(
+            bind_envelope(&mut mode, &env, now)
+                .unwrap_err()
+                .message
+                .contains("evidence mode")
+        );
+    }
+}

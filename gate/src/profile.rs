@@ -117,3 +117,93 @@ pub fn check_policy(profile: Profile, policy: &Policy, f: &RequestFacts) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> RequestFacts {
+        RequestFacts {
+            prod_key_mode: true,
+            private_key_configured: true,
+            broker_configured: true,
+            approval_key_explicit: true,
+            delegation_key_explicit: true,
+            simulate: false,
+        }
+    }
+
+    fn policy(src: &str) -> Policy {
+        crate::policy::load(src.as_bytes()).unwrap().policy
+    }
+
+    #[test]
+    fn standard_allows_everything_oss_prod_refuses_in_order() {
+        assert!(check_request(Profile::Standard, &RequestFacts::default()).is_ok());
+        let e = check_request(
+            Profile::OssProd,
+            &RequestFacts {
+                simulate: true,
+                ..facts()
+            },
+        )
+        .unwrap_err();
+        assert!(e.message.contains("--simulate"));
+        let e = check_request(
+            Profile::OssProd,
+            &RequestFacts {
+                prod_key_mode: false,
+                ..facts()
+            },
+        )
+        .unwrap_err();
+        assert!(e.message.contains("--key-mode prod"));
+        assert!(check_request(Profile::OssProd, &facts()).is_ok());
+    }
+
+    #[test]
+    fn oss_prod_policy_checks() {
+        let p = policy("default_verdict: allow\n");
+        assert!(
+            check_policy(Profile::OssProd, &p, &facts())
+                .unwrap_err()
+                .message
+                .contains("default_verdict=allow")
+        );
+        let p = policy(
+            "default_verdict: block\nrules:\n  - name: hi\n    effect: allow\n    match: {risk_classes: [critical]}\n",
+        );
+        assert!(
+            check_policy(Profile::OssProd, &p, &facts())
+                .unwrap_err()
+                .message
+                .contains("require_broker_credential")
+        );
+        let p = policy(
+            "default_verdict: block\nrules:\n  - name: hi\n    effect: block\n    match: {risk_classes: [critical]}\n",
+        );
+        assert!(
+            check_policy(Profile::OssProd, &p, &facts()).is_ok(),
+            "high-risk block rules need no broker"
+        );
+        let p = policy("default_verdict: require_approval\n");
+        let f = RequestFacts {
+            approval_key_explicit: false,
+            ..facts()
+        };
+        assert!(
+            check_policy(Profile::OssProd, &p, &f)
+                .unwrap_err()
+                .message
+                .contains("approval verify key")
+        );
+        assert!(check_policy(Profile::Standard, &p, &f).is_ok());
+    }
+
+    #[test]
+    fn profile_names() {
+        assert_eq!(Profile::parse("OSS-PROD").unwrap(), Profile::OssProd);
+        assert_eq!(Profile::parse("").unwrap(), Profile::Standard);
+        assert!(Profile::parse("prod").is_err());
+    }
+}

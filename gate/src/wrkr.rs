@@ -94,3 +94,34 @@ impl Inventory {
         (out, true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_shapes_and_enriches_listed_tools() {
+        let inv = Inventory::parse(br#"{"items":[{"tool_name":" Tool.Write ","data_class":"PII","autonomy_level":"Autonomous"}]}"#).unwrap();
+        assert_eq!(
+            inv,
+            Inventory::parse(
+                br#"[{"tool_name":"tool.write","data_class":"pii","autonomy_level":"autonomous"}]"#
+            )
+            .unwrap()
+        );
+        let intent = crate::intent::load(br#"{"tool_name":"tool.write","args":{},"context":{"identity":"a","workspace":"/w","risk_class":"low","auth_context":{"wrkr.data_class":"public","tenant":"t"}}}"#).unwrap();
+        let (ctx, listed) = inv.enrich(&intent.context, "tool.write");
+        assert!(listed);
+        assert_eq!(ctx.auth_string("wrkr.data_class"), Some("pii"));
+        assert_eq!(ctx.auth_string("wrkr.autonomy_level"), Some("autonomous"));
+        assert_eq!(ctx.auth_string("tenant"), Some("t"));
+        assert!(!inv.enrich(&intent.context, "tool.read").1);
+    }
+
+    #[test]
+    fn malformed_inventories_are_errors() {
+        assert!(Inventory::parse(br#"{"items":{}}"#).is_err());
+        assert!(Inventory::parse(br#"{"items":[{"tool_name":1}]}"#).is_err());
+        assert!(Inventory::parse(b"not json").is_err());
+    }
+}

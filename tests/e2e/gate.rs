@@ -567,3 +567,53 @@ fn policy_cache_is_used_and_never_trusted_blindly() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn oversized_and_hostile_inputs_are_refused() {
+    let sb = Sandbox::new();
+    sb.write("i.json", WRITE_INTENT);
+    // A policy beyond the 8 MiB bound is refused before parsing.
+    let mut big = String::from("default_verdict: allow\nrules:\n");
+    while big.len() <= 8 * 1024 * 1024 {
+        big.push_str(
+            "  - {name: padding-rule-with-a-long-name, effect: allow, match: {tool_names: [x]}}\n",
+        );
+    }
+    sb.write("big.yaml", &big);
+    let (code, json) = sb.run_json(&["policy", "test", "big.yaml", "i.json", "--json"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("limit"), "{json}");
+    // A YAML alias bomb is bounded.
+    let mut bomb = String::from("x-a: &a0 [z, z, z, z, z, z, z, z, z, z]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        bomb.push_str(&format!(
+            "x-a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+        ));
+    }
+    sb.write("bomb.yaml", &bomb);
+    let (code, json) = sb.run_json(&["policy", "validate", "bomb.yaml", "--json"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("alias expansion is bounded"),
+        "{json}"
+    );
+    // Deeply nested intent JSON is refused with a clear error, never a crash.
+    let deep = format!(
+        r#"{{"tool_name":"t","args":{{"d":{}{}}},"context":{{"identity":"a","workspace":"/w","risk_class":"low"}}}}"#,
+        "[".repeat(5000),
+        "]".repeat(5000)
+    );
+    sb.write("deep.json", deep);
+    sb.write("p.yaml", "default_verdict: allow\n");
+    let (code, json) = sb.run_json(&["policy", "test", "p.yaml", "deep.json", "--json"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("depth"), "{json}");
+    // A directory is not a policy.
+    std::fs::create_dir_all(sb.join("dir.yaml")).unwrap();
+    let (code, _) = sb.run_json(&["policy", "validate", "dir.yaml", "--json"]);
+    assert_eq!(code, 6);
+}

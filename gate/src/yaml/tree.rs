@@ -95,6 +95,7 @@ pub fn parse(src: &str) -> Result<YNode, TreeError> {
         anchors: HashMap::new(),
         nodes: 0,
         open_flow: Vec::new(),
+        cursor: std::cell::Cell::new((0, 0)),
     };
     let mut doc: Option<YNode> = None;
     loop {
@@ -134,6 +135,9 @@ struct Builder<'a> {
     nodes: usize,
     /// Start positions of flow collections not yet closed (`[` or `{`), for unclosed-bracket errors.
     open_flow: Vec<(Pos, char)>,
+    /// saphyr counts positions in chars; (char index, byte offset) of the last conversion, so
+    /// converting the increasing positions of a parse is linear overall.
+    cursor: std::cell::Cell<(usize, usize)>,
 }
 
 fn pos_of(m: &saphyr_parser::Marker) -> Pos {
@@ -259,7 +263,7 @@ impl<'a> Builder<'a> {
                 }),
             },
             Event::SequenceStart(anchor, _) => {
-                let flow = self.src.as_bytes().get(span.start.index()) == Some(&b'[');
+                let flow = self.byte_at(span.start.index()) == Some(b'[');
                 if flow {
                     self.open_flow.push((pos, '['));
                 }
@@ -282,7 +286,7 @@ impl<'a> Builder<'a> {
                 Ok(node)
             }
             Event::MappingStart(anchor, _) => {
-                let flow = self.src.as_bytes().get(span.start.index()) == Some(&b'{');
+                let flow = self.byte_at(span.start.index()) == Some(b'{');
                 if flow {
                     self.open_flow.push((pos, '{'));
                 }
@@ -360,6 +364,29 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The byte offset of char index `idx` (None past the end).
+    fn byte_offset(&self, idx: usize) -> Option<usize> {
+        if self.src.is_ascii() {
+            return (idx <= self.src.len()).then_some(idx);
+        }
+        let (mut ci, mut bi) = self.cursor.get();
+        if idx < ci {
+            (ci, bi) = (0, 0);
+        }
+        let mut chars = self.src[bi..].chars();
+        while ci < idx {
+            bi += chars.next()?.len_utf8();
+            ci += 1;
+        }
+        self.cursor.set((ci, bi));
+        Some(bi)
+    }
+
+    fn byte_at(&self, idx: usize) -> Option<u8> {
+        self.byte_offset(idx)
+            .and_then(|b| self.src.as_bytes().get(b).copied())
+    }
+
     fn remember(&mut self, anchor: usize, node: &YNode) {
         if anchor != 0 {
             self.anchors.insert(anchor, node.clone());
@@ -377,7 +404,8 @@ impl<'a> Builder<'a> {
 
     /// The position of the `:` that follows a key.
     fn colon_after(&self, key: &Span) -> Option<Pos> {
-        let rest = self.src.get(key.end.index()..)?;
+        let start = self.byte_offset(key.end.index())?;
+        let rest = self.src.get(start..)?;
         let mut col = key.end.col() + 1;
         for c in rest.chars() {
             match c {
@@ -473,6 +501,23 @@ mod tests {
             ));
         }
         assert!(err(&src).contains("alias expansion is bounded"));
+    }
+
+    #[test]
+    fn positions_after_non_ascii_text() {
+        // saphyr counts chars; the flow `[` and the block `:` are found after multi-byte names.
+        let doc = parse("rules:\n  - name: \"Règle Ω\"\n    match: {tool_names: [é]}\n").unwrap();
+        let Kind::Map(entries) = doc.kind else {
+            panic!()
+        };
+        let Kind::Seq(rules) = &entries[0].1.kind else {
+            panic!()
+        };
+        assert_eq!(rules[0].pos, Pos { line: 2, col: 9 });
+        assert_eq!(
+            err("a: 'é'\nb: [\n"),
+            "[2:4] sequence end token ']' not found"
+        );
     }
 
     #[test]
