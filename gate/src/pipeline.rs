@@ -414,8 +414,9 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         ..GateOutput::default()
     };
 
-    // 5–6. Rate limit and destructive budget (not for blocked calls: nothing will run).
-    if d.verdict != Verdict::Block && !intent_invalid {
+    // 5–6. Rate limit and destructive budget: every evaluated call counts against the limit its
+    // deciding rules set (CONTRACTS §2.4 step 9 runs them after the evaluation, whatever it said).
+    if !intent_invalid && !matches!(req.kill_switch, KillSwitchInput::Unavailable(_)) {
         let ctx = &prepared.context;
         if let Some(rl) = &evaluation.rate_limit {
             let scope_key = scope_key(&rl.scope, &prepared.tool_name, &ctx.identity);
@@ -433,7 +434,6 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             }
         }
         if let Some(db) = &evaluation.destructive_budget
-            && d.verdict != Verdict::Block
             && prepared.has_destructive_target()
         {
             let scope_key = format!(
