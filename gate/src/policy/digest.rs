@@ -359,10 +359,30 @@ fn rule_payload(r: &Rule) -> Value {
     Value::Object(o)
 }
 
+/// The payload as a canon node (hashed directly, without a JSON text round trip).
+fn to_node(v: &Value) -> gait_engine::canon::Node<'_> {
+    use gait_engine::canon::{Node, Number};
+    use std::borrow::Cow;
+    match v {
+        Value::Null => Node::Null,
+        Value::Bool(b) => Node::Bool(*b),
+        Value::Number(n) => Node::Num(Number {
+            value: n.as_f64().unwrap_or(0.0),
+            raw: "",
+        }),
+        Value::String(s) => Node::Str(Cow::Borrowed(s)),
+        Value::Array(items) => Node::Arr(items.iter().map(to_node).collect()),
+        Value::Object(m) => Node::Obj(
+            m.iter()
+                .map(|(k, v)| (Cow::Borrowed(k.as_str()), to_node(v)))
+                .collect(),
+        ),
+    }
+}
+
 /// sha256 hex of the JCS form of [`payload`].
 pub fn policy_digest(p: &Policy) -> String {
-    // A payload of strings, booleans and safe integers always canonicalizes.
-    gait_engine::canon::digest_of(&payload(p)).unwrap_or_default()
+    gait_engine::canon::digest_node(&to_node(&payload(p)))
 }
 
 #[cfg(test)]

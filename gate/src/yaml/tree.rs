@@ -96,6 +96,7 @@ pub fn parse(src: &str) -> Result<YNode, TreeError> {
         nodes: 0,
         open_flow: Vec::new(),
         cursor: std::cell::Cell::new((0, 0)),
+        ascii: src.is_ascii(),
     };
     let mut doc: Option<YNode> = None;
     loop {
@@ -138,6 +139,7 @@ struct Builder<'a> {
     /// saphyr counts positions in chars; (char index, byte offset) of the last conversion, so
     /// converting the increasing positions of a parse is linear overall.
     cursor: std::cell::Cell<(usize, usize)>,
+    ascii: bool,
 }
 
 fn pos_of(m: &saphyr_parser::Marker) -> Pos {
@@ -366,7 +368,7 @@ impl<'a> Builder<'a> {
 
     /// The byte offset of char index `idx` (None past the end).
     fn byte_offset(&self, idx: usize) -> Option<usize> {
-        if self.src.is_ascii() {
+        if self.ascii {
             return (idx <= self.src.len()).then_some(idx);
         }
         let (mut ci, mut bi) = self.cursor.get();
