@@ -617,9 +617,8 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     }
     trace.latency_ms = req.clock.elapsed_ms();
     trace.sign(req.signing_key)?;
-    let bytes = trace.to_file_bytes()?;
-    fsx::write_atomic(&trace_path, &bytes, 0o600)
-        .map_err(|e| GaitError::io(format!("write trace: {e}")))?;
+    let mut writes = PendingWrites::default();
+    writes.push(trace_path.clone(), trace.to_file_bytes()?, "trace");
 
     if let Some(mut audit) = approval_audit {
         audit.trace_id = tid.clone();
@@ -629,7 +628,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             &req.outputs.approval_audit,
             format!("approval_audit_{tid}.json"),
         );
-        write_json(&path, &audit, "approval audit")?;
+        writes.push_json(path.clone(), &audit, "approval audit")?;
         out.approval_audit_path = path.display().to_string();
     }
     if let Some(mut audit) = delegation_audit {
@@ -640,7 +639,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             &req.outputs.delegation_audit,
             format!("delegation_audit_{tid}.json"),
         );
-        write_json(&path, &audit, "delegation audit")?;
+        writes.push_json(path.clone(), &audit, "delegation audit")?;
         out.delegation_audit_path = path.display().to_string();
     }
     if let Some((cred, request)) = &issued {
@@ -678,7 +677,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             &req.outputs.credential_evidence,
             format!("credential_evidence_{tid}.json"),
         );
-        write_json(&path, &record, "credential evidence")?;
+        writes.push_json(path.clone(), &record, "credential evidence")?;
         out.credential_evidence_path = path.display().to_string();
         out.credential_issuer = cred.issuer.clone();
         out.credential_source = record.credential_source.clone();
@@ -686,6 +685,8 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         out.credential_ref = cred.credential_ref.clone();
         out.credential_ttl_seconds = cred.ttl_seconds;
     }
+
+    writes.commit()?;
 
     out.verdict = verdict.as_str().into();
     out.reason_codes = reasons;
@@ -740,10 +741,54 @@ fn scope_key(scope: &str, tool: &str, identity: &str) -> String {
     }
 }
 
-fn write_json<T: Serialize>(path: &Path, value: &T, what: &str) -> Result<(), GaitError> {
-    let bytes = gait_engine::gojson::to_indented(value)
-        .map_err(|e| GaitError::internal(format!("encode {what}: {e}")))?;
-    fsx::write_atomic(path, &bytes, 0o600).map_err(|e| GaitError::io(format!("write {what}: {e}")))
+/// The files a decision produces, written together at the end. Each is written atomically (temp
+/// file, fsync, rename); they are written in parallel because each fsync waits for the file
+/// system's journal and concurrent syncs share that wait.
+#[derive(Default)]
+struct PendingWrites {
+    files: Vec<(PathBuf, Vec<u8>, &'static str)>,
+}
+
+impl PendingWrites {
+    fn push(&mut self, path: PathBuf, bytes: Vec<u8>, what: &'static str) {
+        self.files.push((path, bytes, what));
+    }
+
+    fn push_json<T: Serialize>(
+        &mut self,
+        path: PathBuf,
+        value: &T,
+        what: &'static str,
+    ) -> Result<(), GaitError> {
+        let bytes = gait_engine::gojson::to_indented(value)
+            .map_err(|e| GaitError::internal(format!("encode {what}: {e}")))?;
+        self.push(path, bytes, what);
+        Ok(())
+    }
+
+    fn commit(self) -> Result<(), GaitError> {
+        let write = |(path, bytes, what): &(PathBuf, Vec<u8>, &'static str)| {
+            fsx::write_atomic(path, bytes, 0o600)
+                .map_err(|e| GaitError::io(format!("write {what}: {e}")))
+        };
+        match self.files.as_slice() {
+            [] => Ok(()),
+            [only] => write(only),
+            [first, rest @ ..] => std::thread::scope(|scope| {
+                let others: Vec<_> = rest.iter().map(|f| scope.spawn(move || write(f))).collect();
+                let mut result = write(first);
+                for handle in others {
+                    let r = handle
+                        .join()
+                        .unwrap_or_else(|_| Err(GaitError::internal("file writer thread failed")));
+                    if result.is_ok() {
+                        result = r;
+                    }
+                }
+                result
+            }),
+        }
+    }
 }
 
 /// The relationship of an audit record: parented by the trace, governed by the policy.
