@@ -589,7 +589,6 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     let mut trace = build_trace(
         &req,
         subject,
-        intent_invalid,
         &evaluation,
         &tid,
         &intent_digest,
@@ -894,7 +893,6 @@ fn trace_relationship(
 fn build_trace(
     req: &GateRequest<'_>,
     intent: &Intent,
-    intent_invalid: bool,
     evaluation: &Evaluation,
     tid: &str,
     intent_digest: &str,
@@ -915,7 +913,6 @@ fn build_trace(
         chain_digest: intent.delegation_digest().unwrap_or_default(),
         reason_codes: Vec::new(),
     });
-    let _ = intent_invalid;
     TraceRecord {
         schema_id: TRACE_SCHEMA_ID.into(),
         schema_version: TRACE_SCHEMA_VERSION.into(),

@@ -143,7 +143,7 @@ pub(crate) fn evaluate_rule(rule: &Rule, view: &View<'_>, env: &Env<'_>) -> Rule
     };
     dataflow(&rule.dataflow, view, &mut e);
     endpoint(&rule.endpoint, view, &mut e);
-    context_evidence(rule, view, env, &mut e);
+    context_evidence(rule, view, &mut e);
     agent_identity(rule, view, env, &mut e);
     credential_posture(rule, view, &mut e);
     if rule.freeze_window.enabled {
@@ -322,13 +322,12 @@ fn endpoint(ep: &Endpoint, view: &View<'_>, e: &mut RuleEval) {
 }
 
 /// Context evidence requirements: always block.
-fn context_evidence(rule: &Rule, view: &View<'_>, env: &Env<'_>, e: &mut RuleEval) {
+fn context_evidence(rule: &Rule, view: &View<'_>, e: &mut RuleEval) {
     let ctx = view.context;
     let needs_digest = rule.require_context_evidence || rule.max_context_age_seconds > 0;
     if !needs_digest && rule.required_context_evidence_mode.is_empty() {
         return;
     }
-    let _ = env;
     if rule.require_context_evidence && ctx.context_set_digest.is_empty() {
         escalate(
             e,
