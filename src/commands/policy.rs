@@ -114,10 +114,10 @@ fn one_positional(p: &Parsed, usage: &str) -> Result<String, GaitError> {
     }
 }
 
+/// The reference's field set (CONTRACTS §1.2).
 #[derive(Serialize)]
 struct ValidateOutput {
     ok: bool,
-    path: String,
     policy_digest: String,
     default_verdict: String,
     rule_count: usize,
@@ -128,7 +128,6 @@ fn run_validate(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let loaded = load_policy(ctx, &path)?;
     let out = ValidateOutput {
         ok: true,
-        path: path.clone(),
         policy_digest: loaded.digest.clone(),
         default_verdict: loaded.policy.default_verdict.as_str().into(),
         rule_count: loaded.policy.rules.len(),
