@@ -2,6 +2,9 @@
 //!
 //! - `evaluate/*`: one decision for an already normalized intent against a loaded policy — the
 //!   engine's evaluation proper (fail_closed, rule groups, constraints, combination).
+//! - `normalize_evaluate/*`: from a bound intent request (what the reference's
+//!   `EvaluatePolicyTypical` starts from): normalization, claim stripping, the intent digest and the
+//!   evaluation.
 //! - `decide/*`: a decision from intent bytes: strict parse, Go-compatible binding, normalization,
 //!   claim stripping, the intent digest and the evaluation (what `policy test` does per intent).
 //! - `load/*`: parsing and normalizing the policy YAML, and loading it from the compiled cache.
@@ -38,6 +41,15 @@ fn bench(c: &mut Criterion) {
 
         c.bench_function(&format!("evaluate/{name}"), |b| {
             b.iter(|| evaluate(black_box(&policy.policy), black_box(&intent), &env))
+        });
+        let raw = gait_gate::intent::parse(intent_text.as_bytes()).unwrap();
+        c.bench_function(&format!("normalize_evaluate/{name}"), |b| {
+            b.iter(|| {
+                let mut i = gait_gate::intent::normalize(black_box(&raw)).unwrap();
+                gait_gate::prepare::strip_context_claims(&mut i);
+                let digest = i.digest();
+                (evaluate(&policy.policy, &i, &env), digest)
+            })
         });
         c.bench_function(&format!("decide/{name}"), |b| {
             b.iter(|| {
