@@ -7,8 +7,8 @@
 
 /// Go `strings.ToLower`: simple lowercase mapping of each rune.
 pub fn go_lower(s: &str) -> String {
-    if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
-        return s.to_string();
+    if s.is_ascii() {
+        return s.to_ascii_lowercase();
     }
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

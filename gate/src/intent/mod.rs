@@ -773,6 +773,26 @@ fn s(v: &str) -> N<'_> {
     Node::Str(Cow::Borrowed(v))
 }
 
+/// A view of an owned value whose strings borrow from it (cheaper than a deep clone).
+fn borrowed<'a>(v: &'a Node<'_>) -> N<'a> {
+    match v {
+        Node::Null => Node::Null,
+        Node::Bool(b) => Node::Bool(*b),
+        Node::Num(n) => Node::Num(Number {
+            value: n.value,
+            raw: n.raw,
+        }),
+        Node::Str(x) => s(x),
+        Node::Arr(items) => Node::Arr(items.iter().map(borrowed).collect()),
+        Node::Obj(members) => Node::Obj(
+            members
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(&**k), borrowed(v)))
+                .collect(),
+        ),
+    }
+}
+
 fn num(v: f64) -> N<'static> {
     Node::Num(Number { value: v, raw: "" })
 }
@@ -924,7 +944,7 @@ fn context_node(c: &Context) -> N<'_> {
     o.opt_str("wrkr_inventory_ref", &c.wrkr_inventory_ref);
     o.opt_str("agent_action_bom_ref", &c.agent_action_bom_ref);
     if let Some(ac) = &c.auth_context {
-        o.put("auth_context", ac.clone());
+        o.put("auth_context", borrowed(ac));
     }
     if let Some(sb) = &c.sandbox {
         let mut so = Obj::new();
@@ -950,7 +970,7 @@ fn context_node(c: &Context) -> N<'_> {
 fn step_node(st: &Step) -> N<'_> {
     let mut o = Obj::new();
     o.str("tool_name", &st.tool_name);
-    o.put("args", st.args.clone());
+    o.put("args", borrowed(&st.args));
     if !st.targets.is_empty() {
         o.put("targets", targets_node(&st.targets));
     }
@@ -974,7 +994,7 @@ impl Intent {
     pub fn payload(&self) -> N<'_> {
         let mut o = Obj::new();
         o.str("tool_name", &self.tool_name);
-        o.put("args", self.args.clone());
+        o.put("args", borrowed(&self.args));
         o.opt_str("script_hash", &self.script_hash);
         if let Some(steps) = &self.script {
             o.put("script", script_node(steps));

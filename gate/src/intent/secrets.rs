@@ -65,15 +65,16 @@ pub fn find_raw_credential(value: &Value, path: &str) -> Option<String> {
     match value {
         Node::Obj(members) => {
             for (k, v) in members {
-                let p = format!("{path}.{k}");
-                if let Node::Str(s) = v
-                    && sensitive_key(k)
-                    && looks_secret(s)
-                {
-                    return Some(p);
-                }
-                if let Some(found) = find_raw_credential(v, &p) {
-                    return Some(found);
+                match v {
+                    Node::Str(s) if sensitive_key(k) && looks_secret(s) => {
+                        return Some(format!("{path}.{k}"));
+                    }
+                    Node::Obj(_) | Node::Arr(_) => {
+                        if let Some(found) = find_raw_credential(v, &format!("{path}.{k}")) {
+                            return Some(found);
+                        }
+                    }
+                    _ => {}
                 }
             }
             None
@@ -81,6 +82,7 @@ pub fn find_raw_credential(value: &Value, path: &str) -> Option<String> {
         Node::Arr(items) => items
             .iter()
             .enumerate()
+            .filter(|(_, v)| matches!(v, Node::Obj(_) | Node::Arr(_)))
             .find_map(|(i, v)| find_raw_credential(v, &format!("{path}[{i}]"))),
         _ => None,
     }
