@@ -120,6 +120,8 @@ pub struct GaitError {
     pub hint: Option<String>,
     /// Overrides the category's exit code (e.g. fail-closed load errors exit 3, unsafe replay exits 8).
     pub exit: Option<i32>,
+    /// Migration guidance for deprecated commands, flags or policy fields (the envelope's `migration`).
+    pub migration: Option<serde_json::Value>,
 }
 
 impl GaitError {
@@ -130,6 +132,7 @@ impl GaitError {
             code: None,
             hint: None,
             exit: None,
+            migration: None,
         }
     }
 
@@ -168,6 +171,11 @@ impl GaitError {
 
     pub fn with_exit(mut self, code: i32) -> Self {
         self.exit = Some(code);
+        self
+    }
+
+    pub fn with_migration(mut self, migration: serde_json::Value) -> Self {
+        self.migration = Some(migration);
         self
     }
 
@@ -260,7 +268,7 @@ impl Envelope {
             retryable: category.retryable(),
             hint: err.hint_text(),
             correlation_id: correlation_id.to_string(),
-            migration: None,
+            migration: err.migration.clone(),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 use crate::cli::Command;
 
+mod gate;
 mod keys;
 pub mod plugin;
 mod registry;
@@ -13,9 +14,11 @@ mod registry;
 mod demo;
 mod diff;
 mod migrate;
+mod policy;
 mod replay;
 mod run;
 mod runpack_io;
+mod trace;
 mod verify;
 
 /// Every command, in the order `gait --help` lists them.
@@ -51,6 +54,13 @@ pub fn all() -> &'static [&'static Command] {
         &registry::LIST,
         &registry::VERIFY,
         &registry::INDEX,
+        &gate::EVAL,
+        &policy::TEST,
+        &policy::VALIDATE,
+        &policy::FMT,
+        &policy::INIT,
+        &policy::SIMULATE,
+        &trace::VERIFY,
     ];
     ALL
 }

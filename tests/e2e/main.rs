@@ -6,12 +6,20 @@
 
 mod support;
 
+/// The vector and corpus comparison shared with the engine-level runners of gait-gate.
+#[path = "../../gate/tests/common/mod.rs"]
+mod gate_common;
+
 mod cli;
 mod plugins;
 mod registry_packs;
 mod tls_server;
 
 // Runpacks.
+mod examples;
+mod gate;
+mod gate_corpus;
+mod gate_vectors;
 mod runpack;
 mod runpack_tools;
 mod runpack_vectors;
