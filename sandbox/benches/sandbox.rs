@@ -62,15 +62,16 @@ fn bench(c: &mut Criterion) {
             inputs: vec!["fixture".into()],
         };
         let compiled = sandbox.compile(&script).expect("compiles");
-        c.bench_function(&format!("{}_precompiled_run_demo_fixture", lang.as_str()), |b| {
-            b.iter(|| {
-                let view = demo_fixture();
-                let out = sandbox
-                    .run(&compiled, &[("fixture", view)])
-                    .expect("runs");
-                black_box(out)
-            })
-        });
+        c.bench_function(
+            &format!("{}_precompiled_run_demo_fixture", lang.as_str()),
+            |b| {
+                b.iter(|| {
+                    let view = demo_fixture();
+                    let out = sandbox.run(&compiled, &[("fixture", view)]).expect("runs");
+                    black_box(out)
+                })
+            },
+        );
         c.bench_function(&format!("{}_compile", lang.as_str()), |b| {
             b.iter(|| black_box(sandbox.compile(&script).expect("compiles")))
         });
