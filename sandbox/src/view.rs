@@ -85,7 +85,7 @@ impl From<i64> for ViewValue {
 impl ViewValue {
     /// A view of a JSON document (shared, never copied).
     pub fn json(root: Arc<Value>) -> ViewValue {
-        JsonNode::value_at(&root, Vec::new())
+        JsonNode::value_at(&root, &root)
     }
 
     /// A view of a serializable value: converted to JSON once, now.
@@ -163,48 +163,37 @@ fn scalar(v: &Value) -> Option<ViewValue> {
     })
 }
 
-#[derive(Clone)]
-enum Seg {
-    Key(Arc<str>),
-    Index(usize),
-}
-
-/// A map or list inside a shared JSON document, addressed by its path from the root.
+/// A map or list inside a shared JSON document.
+///
+/// Holds the document's `Arc` and a pointer to the value inside it. The pointer stays valid because
+/// the `Arc` keeps the document alive and nothing can mutate it (it is never handed out mutably);
+/// this avoids re-walking a path from the root on every access, which dominated script run time.
 struct JsonNode {
     root: Arc<Value>,
-    path: Vec<Seg>,
+    target: *const Value,
 }
 
+// SAFETY: `target` points into `root`, an immutable `serde_json::Value` (Send + Sync) kept alive by
+// the Arc held alongside it; the node only ever reads through the pointer.
+unsafe impl Send for JsonNode {}
+// SAFETY: as above; shared reads of an immutable value are thread-safe.
+unsafe impl Sync for JsonNode {}
+
 impl JsonNode {
-    fn value_at(root: &Arc<Value>, path: Vec<Seg>) -> ViewValue {
-        let node = JsonNode {
-            root: root.clone(),
-            path,
-        };
-        let v = node.target();
-        match scalar(v) {
+    fn value_at(root: &Arc<Value>, target: &Value) -> ViewValue {
+        match scalar(target) {
             Some(s) => s,
-            None => ViewValue::Node(Arc::new(node)),
+            None => ViewValue::Node(Arc::new(JsonNode {
+                root: root.clone(),
+                target: target as *const Value,
+            })),
         }
     }
 
     fn target(&self) -> &Value {
-        let mut v: &Value = &self.root;
-        for seg in &self.path {
-            v = match (seg, v) {
-                (Seg::Key(k), Value::Object(m)) => m.get(&**k).unwrap_or(&Value::Null),
-                (Seg::Index(i), Value::Array(a)) => a.get(*i).unwrap_or(&Value::Null),
-                _ => &Value::Null,
-            };
-        }
-        v
-    }
-
-    fn child(&self, seg: Seg) -> ViewValue {
-        let mut path = Vec::with_capacity(self.path.len() + 1);
-        path.extend(self.path.iter().cloned());
-        path.push(seg);
-        JsonNode::value_at(&self.root, path)
+        // SAFETY: see the type's comment; `self.root` outlives `self`, and the value never moves
+        // because the Arc's contents are never replaced.
+        unsafe { &*self.target }
     }
 }
 
@@ -226,14 +215,14 @@ impl ViewNode for JsonNode {
 
     fn get(&self, key: &str) -> Option<ViewValue> {
         match self.target() {
-            Value::Object(m) if m.contains_key(key) => Some(self.child(Seg::Key(Arc::from(key)))),
+            Value::Object(m) => m.get(key).map(|v| JsonNode::value_at(&self.root, v)),
             _ => None,
         }
     }
 
     fn at(&self, index: usize) -> Option<ViewValue> {
         match self.target() {
-            Value::Array(a) if index < a.len() => Some(self.child(Seg::Index(index))),
+            Value::Array(a) => a.get(index).map(|v| JsonNode::value_at(&self.root, v)),
             _ => None,
         }
     }
