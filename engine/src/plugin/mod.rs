@@ -1,6 +1,10 @@
 //! The plugin seams: types every plugin kind shares. Each trait lands with its first real
 //! implementation; regress brought [`Grader`] (see ARCHITECTURE.md "Plugin seams").
 
+mod grader;
+
+pub use grader::GradeOutcome;
+
 use std::fmt;
 
 /// Semver of the plugin API. Manifests declare a requirement (e.g. `^1.0`); a plugin whose
