@@ -9,6 +9,9 @@ pub mod error;
 pub mod fsx;
 pub mod gojson;
 pub mod gotime;
+pub mod procx;
+pub mod runpack;
+pub mod zipx;
 // regress: plugin seams (the Grader trait) and the regress artifacts
 pub mod plugin;
 pub mod regress;

@@ -12,7 +12,7 @@ fn arb_json() -> impl Strategy<Value = Value> {
         (-9_007_199_254_740_991i64..9_007_199_254_740_991i64).prop_map(Value::from),
         any::<f64>()
             .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| canon::number_value(f)),
+            .prop_map(canon::number_value),
         "\\PC{0,12}".prop_map(Value::String),
         prop::collection::vec(any::<char>(), 0..6)
             .prop_map(|cs| Value::String(cs.into_iter().collect())),

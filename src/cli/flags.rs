@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+// Int and Duration flags are used by gate/approve commands, which live on other branches for now.
+#[allow(dead_code)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     Bool,
@@ -49,6 +51,7 @@ impl Flag {
             usage,
         }
     }
+    #[allow(dead_code)]
     pub const fn int(name: &'static str, default: &'static str, usage: &'static str) -> Flag {
         Flag {
             name,
@@ -57,6 +60,7 @@ impl Flag {
             usage,
         }
     }
+    #[allow(dead_code)]
     pub const fn duration(name: &'static str, default: &'static str, usage: &'static str) -> Flag {
         Flag {
             name,
@@ -107,6 +111,7 @@ impl Parsed {
             .is_some_and(|v| parse_bool(v) == Some(true))
     }
 
+    #[allow(dead_code)]
     pub fn int(&self, name: &str) -> i64 {
         self.values
             .get(name)
@@ -115,6 +120,7 @@ impl Parsed {
     }
 
     /// Duration in nanoseconds.
+    #[allow(dead_code)]
     pub fn duration(&self, name: &str) -> i128 {
         self.values
             .get(name)

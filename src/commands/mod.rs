@@ -7,9 +7,32 @@ use crate::cli::Command;
 
 mod keys;
 
+// Runpacks: demo, verify, run record|replay|diff|reduce|inspect|receipt, migrate.
+mod demo;
+mod diff;
+mod migrate;
+mod replay;
+mod run;
+mod runpack_io;
+mod verify;
+
 /// Every command, in the order `gait --help` lists them.
 pub fn all() -> &'static [&'static Command] {
-    static ALL: &[&Command] = &[&keys::INIT, &keys::ROTATE, &keys::VERIFY];
+    static ALL: &[&Command] = &[
+        &keys::INIT,
+        &keys::ROTATE,
+        &keys::VERIFY,
+        // Runpacks.
+        &demo::DEMO,
+        &verify::VERIFY,
+        &run::RECORD,
+        &replay::REPLAY,
+        &diff::DIFF,
+        &run::REDUCE,
+        &run::INSPECT,
+        &run::RECEIPT,
+        &migrate::MIGRATE,
+    ];
     ALL
 }
 

@@ -8,6 +8,11 @@ mod support;
 
 mod cli;
 
+// Runpacks.
+mod runpack;
+mod runpack_tools;
+mod runpack_vectors;
+
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]
 fn every_test_module_is_registered() {

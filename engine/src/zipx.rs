@@ -1,0 +1,646 @@
+//! Deterministic zip writing and bounded zip reading (DESIGN invariant 7).
+//!
+//! Writer: entries sorted by name, every timestamp 1980-01-01 00:00:00, mode 0644 (0755 when asked),
+//! system "Unix", one deflate backend (zlib-rs) at one level ([`DEFLATE_LEVEL`]). The same entries give
+//! the same bytes on every machine. Entries are compressed in parallel, then appended in name order.
+//!
+//! Reader: the whole archive is held in memory (bounded by [`ZipLimits::max_archive_bytes`]) and
+//! nothing is ever extracted to disk. It rejects duplicate names, absolute paths, `..`, backslashes,
+//! directories, symlinks, encrypted entries and methods other than stored/deflate; every entry is
+//! inflated under a byte cap (declared sizes are not trusted) and its CRC is checked.
+//!
+//! The writer enforces the reader's limits, so gait never writes an archive it would refuse to read.
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use std::io::{Cursor, Read, Write};
+use std::sync::Arc;
+use zip::write::{SimpleFileOptions, ZipFileBuilder};
+use zip::{CompressionMethod, DateTime, System, ZipArchive, ZipWriter};
+
+/// The one deflate level gait writes with. Level 1 is measured 4–5× faster than level 6 on runpack
+/// entries (zlib-rs, JCS lines with ~1 KB payloads) for archives about 25% larger; runpacks are written
+/// on the hot path of `gait run record`, so speed wins. Changing it changes every zip gait writes.
+pub const DEFLATE_LEVEL: i64 = 1;
+
+/// Entries larger than this are compressed on the rayon pool; smaller archives stay on one thread
+/// (spawning workers costs more than compressing a few kilobytes, and `gait demo` must start fast).
+const PARALLEL_THRESHOLD: usize = 256 * 1024;
+
+/// Reader caps. The defaults follow the reference (entries above 100 MiB are refused).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZipLimits {
+    pub max_archive_bytes: u64,
+    pub max_entries: usize,
+    pub max_entry_bytes: u64,
+    pub max_total_bytes: u64,
+}
+
+impl Default for ZipLimits {
+    fn default() -> Self {
+        ZipLimits {
+            max_archive_bytes: 576 * 1024 * 1024,
+            max_entries: 64,
+            max_entry_bytes: 100 * 1024 * 1024,
+            max_total_bytes: 512 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ZipxError {
+    #[error("not a valid zip archive: {0}")]
+    NotZip(String),
+    #[error("zip archive is {size} bytes, above the {limit}-byte limit")]
+    ArchiveTooLarge { size: u64, limit: u64 },
+    #[error("zip archive has {count} entries, above the limit of {limit}")]
+    TooManyEntries { count: usize, limit: usize },
+    #[error("zip archive contains duplicate entry names")]
+    Duplicate,
+    #[error("zip entry name {name:?} is unsafe: {reason}")]
+    UnsafeName { name: String, reason: &'static str },
+    #[error("zip entry {0:?} is a symlink; symlinks are not allowed")]
+    Symlink(String),
+    #[error("zip entry {0:?} is encrypted; encrypted entries are not allowed")]
+    Encrypted(String),
+    #[error("zip entry {name:?} uses unsupported compression method {method}")]
+    Method { name: String, method: String },
+    #[error("zip entry {name:?} is larger than the {limit}-byte entry limit")]
+    EntryTooLarge { name: String, limit: u64 },
+    #[error("zip entries total more than the {limit}-byte limit")]
+    TotalTooLarge { limit: u64 },
+    #[error("zip entry {name:?} is corrupt: {reason}")]
+    Corrupt { name: String, reason: String },
+    #[error("write zip: {0}")]
+    Write(String),
+}
+
+impl ZipxError {
+    /// A stable snake_case code for the error envelope.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ZipxError::Duplicate => "zip_duplicate_entries",
+            ZipxError::UnsafeName { .. } | ZipxError::Symlink(_) | ZipxError::Encrypted(_) => {
+                "zip_unsafe_entry"
+            }
+            ZipxError::ArchiveTooLarge { .. }
+            | ZipxError::TooManyEntries { .. }
+            | ZipxError::EntryTooLarge { .. }
+            | ZipxError::TotalTooLarge { .. } => "zip_limit_exceeded",
+            ZipxError::Write(_) => "zip_write_failed",
+            ZipxError::NotZip(_) | ZipxError::Method { .. } | ZipxError::Corrupt { .. } => {
+                "zip_invalid"
+            }
+        }
+    }
+}
+
+/// Checks an entry name: relative, `/`-separated, no empty, `.` or `..` segments, no backslash,
+/// no drive letter, no control characters, not a directory.
+pub fn check_entry_name(name: &str) -> Result<(), ZipxError> {
+    let bad = |reason| {
+        Err(ZipxError::UnsafeName {
+            name: name.to_string(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.starts_with('/') {
+        return bad("absolute path");
+    }
+    if name.contains('\\') {
+        return bad("backslash in path");
+    }
+    if name.contains(':') {
+        return bad("drive letter or colon in path");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("control character in path");
+    }
+    if name.ends_with('/') {
+        return bad("directory entries are not allowed");
+    }
+    for segment in name.split('/') {
+        match segment {
+            "" => return bad("empty path segment"),
+            "." => return bad("'.' path segment"),
+            ".." => return bad("'..' path segment escapes the archive"),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One file to write.
+pub struct Entry<'a> {
+    pub name: String,
+    pub data: &'a [u8],
+    pub executable: bool,
+}
+
+fn options(executable: bool) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(DEFLATE_LEVEL))
+        .last_modified_time(DateTime::default())
+        .system(System::Unix)
+        .unix_permissions(if executable { 0o755 } else { 0o644 })
+        .large_file(false)
+}
+
+fn compress(entry: &Entry<'_>) -> Result<zip::write::PreparedZipFile, ZipxError> {
+    let write_err = |e: &dyn std::fmt::Display| ZipxError::Write(format!("{}: {e}", entry.name));
+    let mut builder =
+        ZipFileBuilder::new(&entry.name, options(entry.executable)).map_err(|e| write_err(&e))?;
+    builder.write_all(entry.data).map_err(|e| write_err(&e))?;
+    builder.finish().map_err(|e| write_err(&e))
+}
+
+/// Writes `entries` as a deterministic zip archive, refusing anything `limits` would refuse to read.
+pub fn write_deterministic(
+    mut entries: Vec<Entry<'_>>,
+    limits: &ZipLimits,
+) -> Result<Vec<u8>, ZipxError> {
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    if entries.len() > limits.max_entries {
+        return Err(ZipxError::TooManyEntries {
+            count: entries.len(),
+            limit: limits.max_entries,
+        });
+    }
+    let mut total: u64 = 0;
+    for (i, e) in entries.iter().enumerate() {
+        check_entry_name(&e.name)?;
+        if i > 0 && entries[i - 1].name == e.name {
+            return Err(ZipxError::Duplicate);
+        }
+        if e.data.len() as u64 > limits.max_entry_bytes {
+            return Err(ZipxError::EntryTooLarge {
+                name: e.name.clone(),
+                limit: limits.max_entry_bytes,
+            });
+        }
+        total += e.data.len() as u64;
+    }
+    if total > limits.max_total_bytes {
+        return Err(ZipxError::TotalTooLarge {
+            limit: limits.max_total_bytes,
+        });
+    }
+    let big = entries.iter().any(|e| e.data.len() >= PARALLEL_THRESHOLD);
+    let prepared: Vec<_> = if big {
+        entries.par_iter().map(compress).collect::<Result<_, _>>()?
+    } else {
+        entries.iter().map(compress).collect::<Result<_, _>>()?
+    };
+    let capacity = prepared
+        .iter()
+        .map(|p| p.file_name_raw().len() + 128)
+        .sum::<usize>()
+        + (total as usize / 3).min(64 * 1024 * 1024);
+    let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(capacity)));
+    for p in prepared {
+        writer
+            .add_prepared_file(p)
+            .map_err(|e| ZipxError::Write(e.to_string()))?;
+    }
+    let bytes = writer
+        .finish()
+        .map_err(|e| ZipxError::Write(e.to_string()))?
+        .into_inner();
+    if bytes.len() as u64 > limits.max_archive_bytes {
+        return Err(ZipxError::ArchiveTooLarge {
+            size: bytes.len() as u64,
+            limit: limits.max_archive_bytes,
+        });
+    }
+    Ok(bytes)
+}
+
+/// Shared archive bytes that the zip reader can clone cheaply across threads.
+#[derive(Clone)]
+struct Shared(Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// One entry's metadata as checked at open time.
+#[derive(Clone, Debug)]
+pub struct EntryInfo {
+    pub name: String,
+    /// Uncompressed size as declared by the archive (not trusted: reads are capped).
+    pub declared_size: u64,
+    pub compressed_size: u64,
+    pub unix_mode: Option<u32>,
+    index: usize,
+}
+
+/// A zip archive that passed the structural checks, held in memory.
+pub struct Archive {
+    zip: ZipArchive<Cursor<Shared>>,
+    entries: Vec<EntryInfo>,
+    limits: ZipLimits,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archive")
+            .field("entries", &self.entries)
+            .finish()
+    }
+}
+
+fn not_zip(e: zip::result::ZipError) -> ZipxError {
+    ZipxError::NotZip(e.to_string())
+}
+
+impl Archive {
+    /// Parses and checks an archive held in memory.
+    pub fn open(bytes: Vec<u8>, limits: ZipLimits) -> Result<Self, ZipxError> {
+        if bytes.len() as u64 > limits.max_archive_bytes {
+            return Err(ZipxError::ArchiveTooLarge {
+                size: bytes.len() as u64,
+                limit: limits.max_archive_bytes,
+            });
+        }
+        let mut zip = ZipArchive::new(Cursor::new(Shared(Arc::new(bytes)))).map_err(not_zip)?;
+        if zip.len() > limits.max_entries {
+            return Err(ZipxError::TooManyEntries {
+                count: zip.len(),
+                limit: limits.max_entries,
+            });
+        }
+        if zip.has_duplicate_names() {
+            return Err(ZipxError::Duplicate);
+        }
+        let mut entries = Vec::with_capacity(zip.len());
+        let mut total: u64 = 0;
+        for index in 0..zip.len() {
+            let file = zip.by_index_raw(index).map_err(not_zip)?;
+            let name = std::str::from_utf8(file.name_raw())
+                .map_err(|_| ZipxError::UnsafeName {
+                    name: String::from_utf8_lossy(file.name_raw()).into_owned(),
+                    reason: "name is not UTF-8",
+                })?
+                .to_string();
+            check_entry_name(&name)?;
+            if file.is_symlink() {
+                return Err(ZipxError::Symlink(name));
+            }
+            if file.is_dir() {
+                return Err(ZipxError::UnsafeName {
+                    name,
+                    reason: "directory entries are not allowed",
+                });
+            }
+            if file.encrypted() {
+                return Err(ZipxError::Encrypted(name));
+            }
+            match file.compression() {
+                CompressionMethod::Stored | CompressionMethod::Deflated => {}
+                other => {
+                    return Err(ZipxError::Method {
+                        name,
+                        method: format!("{other:?}"),
+                    });
+                }
+            }
+            if file.size() > limits.max_entry_bytes {
+                return Err(ZipxError::EntryTooLarge {
+                    name,
+                    limit: limits.max_entry_bytes,
+                });
+            }
+            total = total.saturating_add(file.size());
+            if total > limits.max_total_bytes {
+                return Err(ZipxError::TotalTooLarge {
+                    limit: limits.max_total_bytes,
+                });
+            }
+            entries.push(EntryInfo {
+                name,
+                declared_size: file.size(),
+                compressed_size: file.compressed_size(),
+                unix_mode: file.unix_mode(),
+                index,
+            });
+        }
+        Ok(Archive {
+            zip,
+            entries,
+            limits,
+        })
+    }
+
+    /// Entries in archive order.
+    pub fn entries(&self) -> &[EntryInfo] {
+        &self.entries
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.entries.iter().any(|e| e.name == name)
+    }
+
+    fn info(&self, name: &str) -> Option<&EntryInfo> {
+        self.entries.iter().find(|e| e.name == name)
+    }
+
+    /// Streams one entry's bytes into `sink`, capped at the entry limit; checks the CRC.
+    fn stream(
+        &self,
+        info: &EntryInfo,
+        sink: &mut dyn FnMut(&[u8]),
+        total_budget: &mut u64,
+    ) -> Result<u64, ZipxError> {
+        let corrupt = |reason: String| ZipxError::Corrupt {
+            name: info.name.clone(),
+            reason,
+        };
+        let mut zip = self.zip.clone();
+        let file = zip
+            .by_index(info.index)
+            .map_err(|e| corrupt(e.to_string()))?;
+        let cap = self.limits.max_entry_bytes.min(*total_budget);
+        let mut reader = file.take(cap + 1);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut n_total: u64 = 0;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(corrupt(e.to_string())),
+            };
+            n_total += n as u64;
+            if n_total > cap {
+                return Err(if cap == self.limits.max_entry_bytes {
+                    ZipxError::EntryTooLarge {
+                        name: info.name.clone(),
+                        limit: self.limits.max_entry_bytes,
+                    }
+                } else {
+                    ZipxError::TotalTooLarge {
+                        limit: self.limits.max_total_bytes,
+                    }
+                });
+            }
+            sink(&buf[..n]);
+        }
+        *total_budget -= n_total;
+        Ok(n_total)
+    }
+
+    /// Reads one entry fully; `None` when the archive has no such entry.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, ZipxError> {
+        let Some(info) = self.info(name) else {
+            return Ok(None);
+        };
+        let mut out =
+            Vec::with_capacity(info.declared_size.min(self.limits.max_entry_bytes) as usize);
+        let mut budget = self.limits.max_total_bytes;
+        self.stream(info, &mut |chunk| out.extend_from_slice(chunk), &mut budget)?;
+        Ok(Some(out))
+    }
+
+    /// sha256 hex of one entry's bytes, computed while inflating; `None` when absent.
+    pub fn sha256(&self, name: &str) -> Result<Option<String>, ZipxError> {
+        let Some(info) = self.info(name) else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        let mut budget = self.limits.max_total_bytes;
+        self.stream(info, &mut |chunk| hasher.update(chunk), &mut budget)?;
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+
+    /// sha256 of several entries, in parallel when the archive is big enough to be worth it.
+    pub fn sha256_many(&self, names: &[&str]) -> Vec<Result<Option<String>, ZipxError>> {
+        let declared: u64 = names
+            .iter()
+            .filter_map(|n| self.info(n))
+            .map(|i| i.declared_size)
+            .sum();
+        if declared >= PARALLEL_THRESHOLD as u64 * 4 {
+            names.par_iter().map(|n| self.sha256(n)).collect()
+        } else {
+            names.iter().map(|n| self.sha256(n)).collect()
+        }
+    }
+
+    /// Reads several entries, in parallel when big enough.
+    pub fn read_many(&self, names: &[&str]) -> Vec<Result<Option<Vec<u8>>, ZipxError>> {
+        let declared: u64 = names
+            .iter()
+            .filter_map(|n| self.info(n))
+            .map(|i| i.declared_size)
+            .sum();
+        if declared >= PARALLEL_THRESHOLD as u64 * 4 {
+            names.par_iter().map(|n| self.read(n)).collect()
+        } else {
+            names.iter().map(|n| self.read(n)).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries<'a>(items: &[(&str, &'a [u8])]) -> Vec<Entry<'a>> {
+        items
+            .iter()
+            .map(|(n, d)| Entry {
+                name: n.to_string(),
+                data: d,
+                executable: false,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn writes_sorted_fixed_metadata_and_is_deterministic() {
+        let big = vec![b'x'; PARALLEL_THRESHOLD + 10];
+        let make = || {
+            write_deterministic(
+                entries(&[("run.json", b"{}"), ("big.txt", &big), ("a.jsonl", b"")]),
+                &ZipLimits::default(),
+            )
+            .unwrap()
+        };
+        let bytes = make();
+        assert_eq!(bytes, make(), "same entries, same bytes");
+        let mut zip = ZipArchive::new(Cursor::new(bytes.clone())).unwrap();
+        let names: Vec<String> = zip.file_names().map(|n| n.unwrap().into_owned()).collect();
+        assert_eq!(names, ["a.jsonl", "big.txt", "run.json"]);
+        for i in 0..zip.len() {
+            let f = zip.by_index(i).unwrap();
+            assert_eq!(f.compression(), CompressionMethod::Deflated);
+            assert_eq!(f.last_modified(), Some(DateTime::default()));
+            assert_eq!(f.unix_mode(), Some(0o100644));
+        }
+        let archive = Archive::open(bytes, ZipLimits::default()).unwrap();
+        assert_eq!(archive.read("big.txt").unwrap().unwrap(), big);
+        assert_eq!(archive.read("a.jsonl").unwrap().unwrap(), b"");
+        assert_eq!(archive.read("missing").unwrap(), None);
+        assert_eq!(
+            archive.sha256("run.json").unwrap().unwrap(),
+            crate::canon::sha256_hex(b"{}")
+        );
+    }
+
+    #[test]
+    fn writer_refuses_what_the_reader_refuses() {
+        let limits = ZipLimits {
+            max_entry_bytes: 4,
+            ..ZipLimits::default()
+        };
+        assert!(matches!(
+            write_deterministic(entries(&[("a", b"12345")]), &limits),
+            Err(ZipxError::EntryTooLarge { .. })
+        ));
+        assert_eq!(
+            write_deterministic(entries(&[("a", b"1"), ("a", b"2")]), &ZipLimits::default()),
+            Err(ZipxError::Duplicate)
+        );
+        for bad in [
+            "../x", "/abs", "a/../b", "a\\b", "c:x", "dir/", "a//b", "./a", "",
+        ] {
+            assert!(
+                matches!(
+                    write_deterministic(entries(&[(bad, b"1")]), &ZipLimits::default()),
+                    Err(ZipxError::UnsafeName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+    }
+
+    /// Builds an archive with the zip crate directly, bypassing our writer's checks.
+    fn raw_zip(build: impl FnOnce(&mut ZipWriter<Cursor<Vec<u8>>>)) -> Vec<u8> {
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        build(&mut w);
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn reader_rejects_unsafe_archives() {
+        let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        let traversal = raw_zip(|w| {
+            w.start_file("../escape.txt", opts).unwrap();
+            w.write_all(b"x").unwrap();
+        });
+        assert!(matches!(
+            Archive::open(traversal, ZipLimits::default()),
+            Err(ZipxError::UnsafeName { .. })
+        ));
+        let symlink = raw_zip(|w| {
+            w.add_symlink("link", "/etc/passwd", opts).unwrap();
+        });
+        assert!(matches!(
+            Archive::open(symlink, ZipLimits::default()),
+            Err(ZipxError::Symlink(_))
+        ));
+        let many = raw_zip(|w| {
+            for i in 0..3 {
+                w.start_file(format!("f{i}"), opts).unwrap();
+            }
+        });
+        let limits = ZipLimits {
+            max_entries: 2,
+            ..ZipLimits::default()
+        };
+        assert!(matches!(
+            Archive::open(many, limits),
+            Err(ZipxError::TooManyEntries { count: 3, limit: 2 })
+        ));
+        assert!(matches!(
+            Archive::open(b"not a zip".to_vec(), ZipLimits::default()),
+            Err(ZipxError::NotZip(_))
+        ));
+        let good = write_deterministic(entries(&[("a", b"hello")]), &ZipLimits::default()).unwrap();
+        for cut in [1, 10, good.len() / 2, good.len() - 1] {
+            assert!(
+                Archive::open(good[..cut].to_vec(), ZipLimits::default()).is_err(),
+                "truncated at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_names_are_rejected() {
+        // Two central-directory records with the same name: write two distinct names, then rename.
+        let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        let mut bytes = raw_zip(|w| {
+            w.start_file("aa.json", opts).unwrap();
+            w.write_all(b"1").unwrap();
+            w.start_file("ab.json", opts).unwrap();
+            w.write_all(b"2").unwrap();
+        });
+        replace_all(&mut bytes, b"ab.json", b"aa.json");
+        assert_eq!(
+            Archive::open(bytes, ZipLimits::default()).unwrap_err(),
+            ZipxError::Duplicate
+        );
+    }
+
+    fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) {
+        let mut i = 0;
+        while i + from.len() <= bytes.len() {
+            if &bytes[i..i + from.len()] == from {
+                bytes[i..i + from.len()].copy_from_slice(to);
+            }
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn lying_sizes_and_bombs_are_capped() {
+        let data = vec![0u8; 10_000];
+        let bytes =
+            write_deterministic(entries(&[("zeros", &data)]), &ZipLimits::default()).unwrap();
+        let limits = ZipLimits {
+            max_entry_bytes: 20_000,
+            max_total_bytes: 5_000,
+            ..ZipLimits::default()
+        };
+        // The declared size already exceeds the total: refused at open.
+        assert!(matches!(
+            Archive::open(bytes.clone(), limits),
+            Err(ZipxError::TotalTooLarge { .. })
+        ));
+        // Patch the declared sizes down (local and central headers): inflating still stops at the cap.
+        let mut patched = bytes.clone();
+        let declared = (data.len() as u32).to_le_bytes();
+        let small = 100u32.to_le_bytes();
+        replace_all(&mut patched, &declared, &small);
+        let limits = ZipLimits {
+            max_entry_bytes: 1_000,
+            ..ZipLimits::default()
+        };
+        let archive = Archive::open(patched, limits).unwrap();
+        assert!(matches!(
+            archive.read("zeros"),
+            Err(ZipxError::EntryTooLarge { .. }) | Err(ZipxError::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn corrupted_data_fails_the_crc() {
+        let opts = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
+        let mut bytes = raw_zip(|w| {
+            w.start_file("a.txt", opts).unwrap();
+            w.write_all(b"hello world").unwrap();
+        });
+        replace_all(&mut bytes, b"hello world", b"hello World");
+        let archive = Archive::open(bytes, ZipLimits::default()).unwrap();
+        assert!(matches!(
+            archive.read("a.txt"),
+            Err(ZipxError::Corrupt { .. })
+        ));
+    }
+}
