@@ -5,10 +5,14 @@
 //! A script that raises an error, returns anything else, or breaks a sandbox limit fails its grader
 //! with `grader_error` or `script_limit_exceeded`; the other graders of the run are unaffected.
 
-use gait_engine::plugin::GradeOutcome;
+use gait_engine::plugin::{
+    FixtureView, GradeOutcome, Grader, PluginError, PluginErrorKind, PluginForm, PluginInfo,
+    PluginKind,
+};
 use gait_engine::regress::GradeStatus;
-use gait_sandbox::{ErrorKind, Outcome, ScriptError};
+use gait_sandbox::{Compiled, ErrorKind, Language, Outcome, Sandbox, ScriptError, ViewValue};
 use serde_json::Value;
+use std::sync::Arc;
 
 pub const GRADER_ERROR: &str = "grader_error";
 pub const SCRIPT_LIMIT_EXCEEDED: &str = "script_limit_exceeded";
@@ -17,6 +21,65 @@ const MAX_REASON_CODES: usize = 32;
 const MAX_REASON_CODE_LEN: usize = 64;
 const MAX_MESSAGE_LEN: usize = 4096;
 const RESULT_KEYS: [&str; 4] = ["pass", "reason_codes", "message", "details"];
+
+/// A compiled script judging fixtures.
+pub struct ScriptGrader {
+    info: PluginInfo,
+    /// The script path as the configuration names it.
+    script: String,
+    compiled: Arc<Compiled>,
+    sandbox: Arc<Sandbox>,
+}
+
+impl ScriptGrader {
+    pub fn new(name: &str, script: &str, compiled: Arc<Compiled>, sandbox: Arc<Sandbox>) -> Self {
+        let form = match compiled.language() {
+            Language::Rhai => PluginForm::Rhai,
+            Language::Lua => PluginForm::Lua,
+        };
+        ScriptGrader {
+            info: PluginInfo::v1(name, PluginKind::Grader, form),
+            script: script.to_string(),
+            compiled,
+            sandbox,
+        }
+    }
+}
+
+/// The key under which a fixture's script view is shared by its script graders.
+const VIEW_KEY: &str = "gait-graders/script-view";
+
+impl Grader for ScriptGrader {
+    fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+
+    fn grade(&self, fixture: &FixtureView<'_>) -> Result<GradeOutcome, PluginError> {
+        let view = fixture
+            .cache
+            .get_or_insert(VIEW_KEY, || crate::view::fixture_view(fixture))
+            .ok_or_else(|| {
+                PluginError::new(
+                    PluginErrorKind::Failed,
+                    GRADER_ERROR,
+                    "the fixture's script view has an unexpected type",
+                )
+            })?;
+        let view: ViewValue = (*view).clone();
+        let mut outcome = interpret(self.sandbox.run(&self.compiled, &[("fixture", view)]));
+        for (k, v) in [
+            ("grader", self.info.name.as_str()),
+            ("language", self.compiled.language().as_str()),
+            ("script", self.script.as_str()),
+            ("script_sha256", self.compiled.digest()),
+        ] {
+            outcome
+                .details
+                .insert(k.to_string(), Value::String(v.to_string()));
+        }
+        Ok(outcome)
+    }
+}
 
 /// `^[a-z][a-z0-9_]*$`, at most 64 bytes: the shape of every reason code gait reports.
 pub fn valid_reason_code(code: &str) -> bool {

@@ -103,7 +103,8 @@ fn every_intent_has_a_result() {
 
 #[test]
 fn no_destructive_after_failed_read() {
-    let cases: &[(&[(&str, &str)], &[(&str, &str)], bool)] = &[
+    type Calls<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Calls, Calls, bool)] = &[
         // A successful read, then a delete: fine.
         (
             &[("intent_1", "db.read"), ("intent_2", "db.delete")],

@@ -16,6 +16,9 @@ mod run;
 mod runpack_io;
 mod verify;
 
+// Regress: init, add, bootstrap, run.
+mod regress;
+
 /// Every command, in the order `gait --help` lists them.
 pub fn all() -> &'static [&'static Command] {
     static ALL: &[&Command] = &[
@@ -32,6 +35,11 @@ pub fn all() -> &'static [&'static Command] {
         &run::INSPECT,
         &run::RECEIPT,
         &migrate::MIGRATE,
+        // Regress.
+        &regress::INIT,
+        &regress::ADD,
+        &regress::BOOTSTRAP,
+        &regress::RUN,
     ];
     ALL
 }

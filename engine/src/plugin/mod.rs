@@ -3,7 +3,9 @@
 
 mod grader;
 
-pub use grader::GradeOutcome;
+pub use grader::{
+    FixtureCache, FixtureView, GradeOptions, GradeOutcome, Grader, LoadedRunpack, RunpackView,
+};
 
 use std::fmt;
 
@@ -51,14 +53,19 @@ pub struct PluginInfo {
 }
 
 impl PluginInfo {
-    /// A builtin plugin of this gait build (version 1.0.0 of the plugin API's first generation).
-    pub fn builtin(name: &str, kind: PluginKind) -> Self {
+    /// A plugin at version 1.0.0 (builtins, and scripts, which carry no version of their own).
+    pub fn v1(name: &str, kind: PluginKind, form: PluginForm) -> Self {
         PluginInfo {
             name: name.to_string(),
             version: semver::Version::new(1, 0, 0),
             kind,
-            form: PluginForm::Builtin,
+            form,
         }
+    }
+
+    /// A builtin plugin of this gait build.
+    pub fn builtin(name: &str, kind: PluginKind) -> Self {
+        Self::v1(name, kind, PluginForm::Builtin)
     }
 }
 

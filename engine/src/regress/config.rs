@@ -94,8 +94,8 @@ pub struct FixtureSpec {
     pub allow_context_runtime_drift: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub expected_context_set_digest: String,
-    /// Runpack files allowed to differ from the candidate (`run.json`, `intents.jsonl`,
-    /// `results.jsonl`, `refs.json`).
+    /// Runpack files allowed to differ between the fixture and its candidate (`intents.jsonl`,
+    /// `results.jsonl`, `refs.json`, `manifest.json`, `run.json`).
     #[serde(default)]
     pub diff_allow_changed_files: Vec<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -227,7 +227,13 @@ impl FixtureSpec {
 }
 
 /// The runpack files a diff can name as changed.
-pub const DIFF_FILES: [&str; 4] = ["intents.jsonl", "refs.json", "results.jsonl", "run.json"];
+pub const DIFF_FILES: [&str; 5] = [
+    "intents.jsonl",
+    "manifest.json",
+    "refs.json",
+    "results.jsonl",
+    "run.json",
+];
 
 fn parse_strict<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, GaitError> {
     let parsed = canon::parse(bytes, ParseOptions::default()).map_err(|e| {
@@ -408,11 +414,11 @@ mod tests {
             err.message
         );
         let err = FixtureSpec::parse(
-            br#"{"schema_id":"gait.regress.fixture","schema_version":"1.0.0","name":"f","run_id":"r","runpack":"runpack.zip","diff_allow_changed_files":["manifest.json"]}"#,
+            br#"{"schema_id":"gait.regress.fixture","schema_version":"1.0.0","name":"f","run_id":"r","runpack":"runpack.zip","diff_allow_changed_files":["notes.txt"]}"#,
             "fixture.json",
         )
         .unwrap_err();
-        assert!(err.message.contains("manifest.json"), "{}", err.message);
+        assert!(err.message.contains("notes.txt"), "{}", err.message);
         let text = String::from_utf8(FixtureSpec::new("run_demo", "run_demo").to_bytes().unwrap())
             .unwrap();
         assert_eq!(
