@@ -275,13 +275,13 @@ enum Field {
 
 /// A map with named fields, some of them computed only when first read.
 pub struct ObjectNode {
-    fields: BTreeMap<Arc<str>, Field>,
+    fields: BTreeMap<&'static str, Field>,
 }
 
-/// Builds an [`ObjectNode`].
+/// Builds an [`ObjectNode`]. Field names are static: they are the host's vocabulary.
 #[derive(Default)]
 pub struct ObjectBuilder {
-    fields: BTreeMap<Arc<str>, Field>,
+    fields: BTreeMap<&'static str, Field>,
 }
 
 impl ObjectBuilder {
@@ -289,16 +289,19 @@ impl ObjectBuilder {
         Self::default()
     }
 
-    pub fn value(mut self, name: &str, value: impl Into<ViewValue>) -> Self {
-        self.fields
-            .insert(Arc::from(name), Field::Ready(value.into()));
+    pub fn value(mut self, name: &'static str, value: impl Into<ViewValue>) -> Self {
+        self.fields.insert(name, Field::Ready(value.into()));
         self
     }
 
     /// A field produced by `f` the first time a script reads it (at most once).
-    pub fn lazy(mut self, name: &str, f: impl Fn() -> ViewValue + Send + Sync + 'static) -> Self {
+    pub fn lazy(
+        mut self,
+        name: &'static str,
+        f: impl Fn() -> ViewValue + Send + Sync + 'static,
+    ) -> Self {
         self.fields
-            .insert(Arc::from(name), Field::Lazy(OnceLock::new(), Box::new(f)));
+            .insert(name, Field::Lazy(OnceLock::new(), Box::new(f)));
         self
     }
 
@@ -330,7 +333,7 @@ impl ViewNode for ObjectNode {
     }
 
     fn keys(&self) -> Vec<Arc<str>> {
-        self.fields.keys().cloned().collect()
+        self.fields.keys().map(|k| Arc::from(*k)).collect()
     }
 }
 
