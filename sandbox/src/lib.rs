@@ -189,14 +189,15 @@ impl Sandbox {
     }
 }
 
-/// Compiled scripts of one run, keyed by language, name and source digest: each script compiles
-/// once however many fixtures use it. Compile errors are cached too.
+/// Compiled scripts of one run, keyed by language, source digest and input names: a script compiles
+/// once however many fixtures (or paths) name it. Compile errors are cached too. A cached script
+/// keeps the name it was first compiled under (the name only labels messages).
 #[derive(Default)]
 pub struct CompileCache {
     entries: Mutex<CacheMap>,
 }
 
-type CacheKey = (Language, String, String);
+type CacheKey = (Language, String, Vec<String>);
 type CacheMap = HashMap<CacheKey, Result<Arc<Compiled>, CompileError>>;
 
 impl CompileCache {
@@ -211,8 +212,8 @@ impl CompileCache {
     ) -> Result<Arc<Compiled>, CompileError> {
         let key = (
             script.language,
-            script.name.clone(),
             hex::encode(Sha256::digest(script.source.as_bytes())),
+            script.inputs.clone(),
         );
         if let Some(hit) = self.lock().get(&key) {
             return hit.clone();
@@ -222,7 +223,7 @@ impl CompileCache {
         self.lock().entry(key).or_insert(compiled).clone()
     }
 
-    /// How many distinct scripts were compiled (or failed to).
+    /// How many distinct scripts were compiled (or failed to compile).
     pub fn len(&self) -> usize {
         self.lock().len()
     }
