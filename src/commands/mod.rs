@@ -21,6 +21,9 @@ mod runpack_io;
 mod trace;
 mod verify;
 
+// Regress: init, add, bootstrap, run.
+mod regress;
+
 /// Every command, in the order `gait --help` lists them.
 pub fn all() -> &'static [&'static Command] {
     static ALL: &[&Command] = &[
@@ -61,6 +64,11 @@ pub fn all() -> &'static [&'static Command] {
         &policy::INIT,
         &policy::SIMULATE,
         &trace::VERIFY,
+        // Regress.
+        &regress::INIT,
+        &regress::ADD,
+        &regress::BOOTSTRAP,
+        &regress::RUN,
     ];
     ALL
 }
