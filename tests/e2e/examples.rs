@@ -212,6 +212,7 @@ fn readme_gate_workflow_runs() {
         .split("### Gate: policies, intents and signed decisions")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
+        .and_then(|s| s.split("\n### ").next())
         .expect("README gate section");
     let sb = examples_sandbox();
     let mut ran = 0;

@@ -116,9 +116,19 @@ fn run_record(
 /// The Python the test suite installed `junitparser` into (`scripts/test.sh` sets it). Missing is a
 /// failure, not a skip: JUnit that no real consumer has read is not tested.
 fn junit_python() -> String {
-    let py = std::env::var("GAIT_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!("GAIT_TEST_PYTHON is not set: run the tests with `bash scripts/test.sh`, which installs junitparser into .venv and sets it")
+    // `scripts/test.sh` sets GAIT_TEST_PYTHON; after it ran once, the project venv also serves a plain
+    // `cargo test`. Neither present is a failure, not a skip.
+    let venv = crate::support::repo_root().join(if cfg!(windows) {
+        ".venv/Scripts/python.exe"
+    } else {
+        ".venv/bin/python"
     });
+    let py = std::env::var("GAIT_TEST_PYTHON")
+        .ok()
+        .or_else(|| venv.exists().then(|| venv.display().to_string()))
+        .unwrap_or_else(|| {
+            panic!("GAIT_TEST_PYTHON is not set and .venv does not exist: run the tests with `bash scripts/test.sh`, which installs junitparser into .venv and sets it")
+        });
     let probe = Command::new(&py)
         .args(["-c", "import junitparser"])
         .output()
