@@ -63,14 +63,18 @@ fn io_err(op: &'static str, path: &Path, e: &io::Error) -> FsError {
 /// metadata, so a growing file or a device cannot exceed it).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
     let file = File::open(path).map_err(|e| io_err("open", path, &e))?;
-    if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+    let meta = file.metadata().ok();
+    if meta.as_ref().is_some_and(|m| m.is_dir()) {
         return Err(FsError::Io {
             op: "read",
             path: path.display().to_string(),
             reason: "is a directory".into(),
         });
     }
-    let mut buf = Vec::new();
+    // Size the buffer once from the metadata (a hint only; the limit is enforced while reading):
+    // growing by doubling would copy big inputs repeatedly and briefly hold twice their size.
+    let hint = meta.map_or(0, |m| m.len()).min(limit) as usize;
+    let mut buf = Vec::with_capacity(hint.saturating_add(1));
     file.take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| io_err("read", path, &e))?;

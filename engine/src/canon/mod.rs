@@ -34,13 +34,60 @@ impl Sink for Sha256 {
     }
 }
 
+/// A sha256 sink that batches the writer's many tiny writes (a quote, a colon, a key) into blocks:
+/// hashing a 1 KB record through it is several times cheaper than feeding `Sha256` byte by byte.
+pub struct HashSink {
+    hasher: Sha256,
+    buf: Box<[u8; HashSink::BUF]>,
+    len: usize,
+}
+
+impl HashSink {
+    const BUF: usize = 8192;
+
+    pub fn new() -> Self {
+        HashSink {
+            hasher: Sha256::new(),
+            buf: Box::new([0u8; HashSink::BUF]),
+            len: 0,
+        }
+    }
+
+    /// The lowercase hex digest of everything written.
+    pub fn finish_hex(mut self) -> String {
+        self.hasher.update(&self.buf[..self.len]);
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl Default for HashSink {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > Self::BUF {
+            self.hasher.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() >= Self::BUF {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
 /// Writes the JCS form of `node` into `sink`.
 pub fn write_jcs<S: Sink>(node: &Node<'_>, sink: &mut S) {
     match node {
         Node::Null => sink.put(b"null"),
         Node::Bool(true) => sink.put(b"true"),
         Node::Bool(false) => sink.put(b"false"),
-        Node::Num(n) => sink.put(es6_number(n.value).as_bytes()),
+        Node::Num(n) => write_number(n.value, sink),
         Node::Str(s) => write_jcs_string(s, sink),
         Node::Arr(items) => {
             sink.put(b"[");
@@ -70,11 +117,17 @@ pub fn write_jcs<S: Sink>(node: &Node<'_>, sink: &mut S) {
 }
 
 /// Orders strings by their UTF-16 code units, as RFC 8785 requires for object keys.
+///
+/// UTF-8 byte order is code-point order, which equals UTF-16 order except between a supplementary
+/// character (4-byte UTF-8, lead byte 0xF0+) and U+E000..U+FFFF (lead bytes 0xEE, 0xEF): only when
+/// the first differing bytes involve those is the UTF-16 comparison needed.
 pub fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i] < 0xEE && y[i] < 0xEE => x[i].cmp(&y[i]),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
 }
 
 /// RFC 8785 string form: only `"`, `\`, and controls are escaped; everything else is raw UTF-8.
@@ -117,11 +170,36 @@ pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
 
 /// ECMAScript `Number.prototype.toString` of a finite double (what JCS prints); `-0` prints `0`.
 pub fn es6_number(v: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_number(v, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`es6_number`] into a sink without allocating. Integral values below 2^53 (the common case
+/// in tool payloads) print as plain decimals, which is exactly what ES6 prints for them.
+pub fn write_number<S: Sink>(v: f64, sink: &mut S) {
     if v == 0.0 {
-        return "0".to_string();
+        sink.put(b"0");
+        return;
+    }
+    if v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER {
+        let mut digits = [0u8; 20];
+        let mut n = v.abs() as u64;
+        let mut i = digits.len();
+        while n > 0 {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        if v < 0.0 {
+            i -= 1;
+            digits[i] = b'-';
+        }
+        sink.put(&digits[i..]);
+        return;
     }
     let mut buf = ryu_js::Buffer::new();
-    buf.format_finite(v).to_string()
+    sink.put(buf.format_finite(v).as_bytes());
 }
 
 /// Canonical bytes of JSON text, with the warnings the parse produced.
@@ -140,9 +218,9 @@ pub fn digest_json_bytes(src: &[u8], opts: ParseOptions) -> Result<String, JsonE
 
 /// sha256 hex of the canonical form of a parsed node, hashed as it is written.
 pub fn digest_node(node: &Node<'_>) -> String {
-    let mut hasher = Sha256::new();
-    write_jcs(node, &mut hasher);
-    hex::encode(hasher.finalize())
+    let mut sink = HashSink::new();
+    write_jcs(node, &mut sink);
+    sink.finish_hex()
 }
 
 /// Errors turning a value into canonical bytes.
@@ -237,6 +315,55 @@ mod tests {
             let got = String::from_utf8(jcs_bytes(input.as_bytes(), opts).unwrap().0).unwrap();
             assert_eq!(got, want, "{input}");
         }
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_reference_forms() {
+        // Integers through the fast path and through ryu print the same.
+        for v in [
+            1.0,
+            -1.0,
+            42.0,
+            9007199254740991.0,
+            -9007199254740991.0,
+            1e15,
+            123456789.0,
+        ] {
+            let mut buf = ryu_js::Buffer::new();
+            assert_eq!(es6_number(v), buf.format_finite(v), "{v}");
+        }
+        // UTF-16 order: U+FFFF sorts after U+10000 in UTF-8 byte order but before it in UTF-16.
+        let pairs = [
+            ("a", "b"),
+            ("ab", "a"),
+            ("\u{e000}", "\u{10000}"),
+            ("\u{ffff}x", "\u{10000}"),
+            ("é", "z"),
+            ("same", "same"),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(
+                utf16_cmp(a, b),
+                a.encode_utf16().cmp(b.encode_utf16()),
+                "{a} {b}"
+            );
+        }
+        assert_eq!(
+            utf16_cmp("\u{10000}", "\u{ffff}"),
+            std::cmp::Ordering::Less,
+            "supplementary characters sort before U+FFFF in UTF-16"
+        );
+        // The buffered hasher equals one-shot sha256 across buffer boundaries.
+        let big = "x".repeat(20_000);
+        let mut sink = HashSink::new();
+        for chunk in [b"{".as_slice(), big.as_bytes(), b"}", &[b'y'; 9000]] {
+            sink.put(chunk);
+        }
+        let mut all = b"{".to_vec();
+        all.extend_from_slice(big.as_bytes());
+        all.push(b'}');
+        all.extend_from_slice(&[b'y'; 9000]);
+        assert_eq!(sink.finish_hex(), sha256_hex(&all));
     }
 
     #[test]

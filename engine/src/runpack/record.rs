@@ -149,15 +149,25 @@ struct Inherit<'r> {
     capture: CaptureMode,
 }
 
-/// One processed record: its JCS line and what refs and warnings need from it.
-struct Processed {
-    line: Vec<u8>,
+/// What refs and warnings need from one processed record (its JCS line went to the chunk buffer).
+struct RecordMeta {
     intent_id: String,
     label: String,
     digest: String,
+}
+
+/// A run of consecutive records processed together: their JSONL bytes and what the rest needs.
+#[derive(Default)]
+struct Chunk {
+    jsonl: Vec<u8>,
+    /// Only kept when refs need to look records up (gait.trace receipts).
+    metas: Vec<RecordMeta>,
     had_payload: bool,
     warnings: Vec<String>,
 }
+
+/// Records per parallel work unit: large enough to amortize scheduling, small enough to balance.
+const CHUNK_RECORDS: usize = 1024;
 
 fn fill<'a>(slot: &mut Cow<'a, str>, default: &'a str) {
     if slot.is_empty() {
@@ -165,30 +175,28 @@ fn fill<'a>(slot: &mut Cow<'a, str>, default: &'a str) {
     }
 }
 
+/// Parses, digests and re-emits one record into `chunk`.
 fn process_record(
     index: usize,
     raw: &RawValue,
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
-) -> Result<Processed, GaitError> {
+    chunk: &mut Chunk,
+    keep_meta: bool,
+) -> Result<(), GaitError> {
     let (list, noun, schema_id, norm_key) = match kind {
         RecordKind::Intent => ("intents", "intent", INTENT_SCHEMA_ID, "intent_args"),
         RecordKind::Result => ("results", "result", RESULT_SCHEMA_ID, "result_payloads"),
     };
-    let what = format!("{list}[{index}]");
+    let what = || format!("{list}[{index}]");
     let parsed = canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
-        .map_err(|e| parse_err(&what, e))?;
-    let mut rec: RecordFields<'_> = fields::decode_record(parsed.node, kind, &what)
+        .map_err(|e| parse_err(&what(), e))?;
+    let mut rec: RecordFields<'_> = fields::decode_record(parsed.node, kind, &what())
         .map_err(|e| invalid(format!("parse run record input: {e}")))?;
-    let mut warnings: Vec<String> = Vec::new();
-    let id = rec.intent_id.to_string();
-    let payload_warnings = |ws: Vec<String>, warnings: &mut Vec<String>| {
-        warnings.extend(ws.into_iter().map(|w| format!("{noun} {id}: {w}")));
-    };
     // Digest-bearing fields (quirk 19): normalization payload > given digest > payload.
     let prefix = "normalize digest-bearing fields";
-    if let Some(norm) = normalization.get(id.as_str()) {
+    if let Some(norm) = normalization.get(rec.intent_id.as_ref()) {
         let digest = canon::digest_node(norm);
         if !rec.digest.is_empty() && !rec.digest.eq_ignore_ascii_case(&digest) {
             let what = if kind == RecordKind::Intent {
@@ -197,7 +205,8 @@ fn process_record(
                 "result"
             };
             return Err(GaitError::invalid(format!(
-                "{prefix}: {noun} {id} {what} digest mismatch"
+                "{prefix}: {noun} {} {what} digest mismatch",
+                rec.intent_id
             )));
         }
         rec.digest = Cow::Owned(digest);
@@ -206,13 +215,18 @@ fn process_record(
             Some(p) => rec.digest = Cow::Owned(canon::digest_node(p)),
             None => {
                 return Err(GaitError::invalid(format!(
-                    "{prefix}: {noun} {id} requires {} or normalization.{norm_key}",
+                    "{prefix}: {noun} {} requires {} or normalization.{norm_key}",
+                    rec.intent_id,
                     kind.digest_key()
                 )));
             }
         }
     }
-    payload_warnings(parsed.warnings, &mut warnings);
+    for w in parsed.warnings {
+        chunk
+            .warnings
+            .push(format!("{noun} {}: {w}", rec.intent_id));
+    }
     fill(&mut rec.schema_id, schema_id);
     fill(&mut rec.schema_version, SCHEMA_VERSION);
     if rec.created_at.is_zero() {
@@ -224,36 +238,52 @@ fn process_record(
     } else {
         fill(&mut rec.run_id, inherit.run_id);
     }
-    let had_payload = rec.payload.is_some();
-    let label = rec.label.to_string();
-    let digest = rec.digest.to_string();
+    chunk.had_payload |= rec.payload.is_some();
+    if keep_meta {
+        chunk.metas.push(RecordMeta {
+            intent_id: rec.intent_id.to_string(),
+            label: rec.label.to_string(),
+            digest: rec.digest.to_string(),
+        });
+    }
     let node = fields::encode_record(rec, kind, inherit.capture == CaptureMode::Raw);
-    let mut line = Vec::with_capacity(raw.get().len() / 2 + 256);
-    canon::write_jcs(&node, &mut line);
-    line.push(b'\n');
-    Ok(Processed {
-        line,
-        intent_id: id,
-        label,
-        digest,
-        had_payload,
-        warnings,
-    })
+    canon::write_jcs(&node, &mut chunk.jsonl);
+    chunk.jsonl.push(b'\n');
+    Ok(())
 }
 
+/// Processes every record, in parallel chunks for big inputs; chunks come back in input order.
 fn process_all(
     raws: &[&RawValue],
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
-) -> Result<Vec<Processed>, GaitError> {
-    let run = |(i, raw): (usize, &&RawValue)| process_record(i, raw, kind, inherit, normalization);
-    let results: Vec<Result<Processed, GaitError>> = if raws.len() >= PARALLEL_RECORDS {
-        raws.par_iter().enumerate().map(run).collect()
-    } else {
-        raws.iter().enumerate().map(run).collect()
+    keep_meta: bool,
+) -> Result<Vec<Chunk>, GaitError> {
+    let run = |(ci, part): (usize, &[&RawValue])| -> Result<Chunk, GaitError> {
+        let mut chunk = Chunk::default();
+        for (j, raw) in part.iter().enumerate() {
+            process_record(
+                ci * CHUNK_RECORDS + j,
+                raw,
+                kind,
+                inherit,
+                normalization,
+                &mut chunk,
+                keep_meta,
+            )?;
+        }
+        Ok(chunk)
     };
-    // The first failing record by position, whatever thread found it: errors are deterministic.
+    let results: Vec<Result<Chunk, GaitError>> = if raws.len() >= PARALLEL_RECORDS {
+        raws.par_chunks(CHUNK_RECORDS)
+            .enumerate()
+            .map(run)
+            .collect()
+    } else {
+        raws.chunks(CHUNK_RECORDS).enumerate().map(run).collect()
+    };
+    // The first failing chunk by position, whatever thread found it: errors are deterministic.
     results.into_iter().collect()
 }
 
@@ -321,8 +351,25 @@ pub(crate) fn parse_refs_bytes(bytes: &[u8], what: &str) -> Result<(Refs, Vec<St
     Ok((refs, parsed.warnings))
 }
 
-/// Records a runpack from run-record JSON.
-pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
+/// Everything recorded from the input, owned: the input can be released before the zip is built.
+struct Prepared {
+    run: Run,
+    refs: Refs,
+    capture: CaptureMode,
+    intents: Vec<Chunk>,
+    results: Vec<Chunk>,
+    refs_warnings: Vec<String>,
+}
+
+/// Records a runpack from run-record JSON. Takes the input by value so that it is freed as soon as
+/// its records are processed (a 254 MB input should not share the peak with the zip being built).
+pub fn record(input: Vec<u8>, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
+    let prepared = prepare(&input, opts)?;
+    drop(input);
+    finish(prepared, opts)
+}
+
+fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError> {
     let doc: InputDoc<'_> = serde_json::from_slice(input)
         .map_err(|e| invalid(format!("parse run record input: {e}")))?;
     let mut run = parse_run(doc.run)?;
@@ -359,6 +406,18 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
     fill_string(&mut run.env.arch, &opts.platform.arch);
     fill_string(&mut run.env.runtime, &opts.platform.runtime);
 
+    let (mut refs, refs_warnings) = match doc.refs {
+        Some(raw) => {
+            parse_refs_bytes(raw.get().as_bytes(), "refs").map_err(|e| parse_err("refs", e))?
+        }
+        None => (Refs::default(), Vec::new()),
+    };
+    // Records are looked up by id only for gait.trace receipts; skip the index otherwise.
+    let keep_meta = refs
+        .receipts
+        .iter()
+        .any(|r| r.source_type == context::TRACE_SOURCE);
+
     let normalization = parse_normalization(doc.normalization)?;
     let intent_norm = normalization_map(&normalization, "intent_args")?;
     let result_norm = normalization_map(&normalization, "result_payloads")?;
@@ -374,21 +433,17 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         RecordKind::Intent,
         &inherit,
         &intent_norm,
+        keep_meta,
     )?;
     let results = process_all(
         doc.results.as_deref().unwrap_or(&[]),
         RecordKind::Result,
         &inherit,
         &result_norm,
+        keep_meta,
     )?;
 
     // Refs: defaults, receipts, context evidence.
-    let (mut refs, mut refs_warnings) = match doc.refs {
-        Some(raw) => {
-            parse_refs_bytes(raw.get().as_bytes(), "refs").map_err(|e| parse_err("refs", e))?
-        }
-        None => (Refs::default(), Vec::new()),
-    };
     fill_string(&mut refs.schema_id, REFS_SCHEMA_ID);
     fill_string(&mut refs.schema_version, SCHEMA_VERSION);
     if refs.created_at.is_zero() {
@@ -400,11 +455,13 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
     }
     let intent_index: HashMap<&str, (&str, &str)> = intents
         .iter()
-        .map(|p| (p.intent_id.as_str(), (p.label.as_str(), p.digest.as_str())))
+        .flat_map(|c| &c.metas)
+        .map(|m| (m.intent_id.as_str(), (m.label.as_str(), m.digest.as_str())))
         .collect();
     let result_index: HashMap<&str, &str> = results
         .iter()
-        .map(|p| (p.intent_id.as_str(), p.digest.as_str()))
+        .flat_map(|c| &c.metas)
+        .map(|m| (m.intent_id.as_str(), m.digest.as_str()))
         .collect();
     context::normalize_refs(
         &mut refs,
@@ -416,18 +473,35 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
             unsafe_context_raw: opts.unsafe_context_raw,
         },
     )?;
+    Ok(Prepared {
+        run,
+        refs,
+        capture,
+        intents,
+        results,
+        refs_warnings,
+    })
+}
 
-    // Entries.
-    let intents_jsonl = concat_lines(&intents);
-    let results_jsonl = concat_lines(&results);
+fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
+    let intent_count = p.intents.iter().map(|c| count_lines(&c.jsonl)).sum();
+    let result_count = p.results.iter().map(|c| count_lines(&c.jsonl)).sum();
+    let had_payload = p.intents.iter().chain(&p.results).any(|c| c.had_payload);
+    let mut payload_warnings: Vec<String> = Vec::new();
+    for c in p.intents.iter().chain(&p.results) {
+        payload_warnings.extend(c.warnings.iter().cloned());
+    }
+    payload_warnings.extend(p.refs_warnings);
+    let intents_jsonl = concat(p.intents);
+    let results_jsonl = concat(p.results);
     let run_json =
-        canon::jcs_of(&run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))?;
-    let refs_json =
-        canon::jcs_of(&refs).map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
+        canon::jcs_of(&p.run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))?;
+    let refs_json = canon::jcs_of(&p.refs)
+        .map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
     let built = super::build::build_runpack(
         super::build::Parts {
-            run: &run,
-            capture_mode: capture.as_str(),
+            run: &p.run,
+            capture_mode: p.capture.as_str(),
             run_json: &run_json,
             intents_jsonl: &intents_jsonl,
             results_jsonl: &results_jsonl,
@@ -437,22 +511,15 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
     )?;
 
     let mut warnings = Vec::new();
-    let had_payload = intents.iter().chain(&results).any(|p| p.had_payload);
     if had_payload {
         warnings.push(
-            match capture {
+            match p.capture {
                 CaptureMode::Reference => WARN_REFERENCE_STRIPPED,
                 CaptureMode::Raw => WARN_RAW_RETAINED,
             }
             .to_string(),
         );
     }
-    let mut payload_warnings: Vec<String> = intents
-        .iter()
-        .chain(&results)
-        .flat_map(|p| p.warnings.iter().cloned())
-        .collect();
-    payload_warnings.append(&mut refs_warnings);
     let extra = payload_warnings.len().saturating_sub(MAX_PAYLOAD_WARNINGS);
     payload_warnings.truncate(MAX_PAYLOAD_WARNINGS);
     warnings.extend(payload_warnings);
@@ -462,29 +529,34 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         ));
     }
     Ok(Recorded {
-        run_id: run.run_id.clone(),
+        run_id: p.run.run_id.clone(),
         manifest_digest: built.manifest_digest,
-        capture_mode: capture,
+        capture_mode: p.capture,
         signature_key_id: built.signature_key_id,
         warnings,
         zip: built.zip,
-        intent_count: intents.len(),
-        result_count: results.len(),
+        intent_count,
+        result_count,
     })
+}
+
+fn count_lines(jsonl: &[u8]) -> usize {
+    jsonl.iter().filter(|&&b| b == b'\n').count()
+}
+
+/// Joins chunk buffers into one entry, releasing each chunk as it is copied.
+fn concat(chunks: Vec<Chunk>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.jsonl.len()).sum());
+    for c in chunks {
+        out.extend_from_slice(&c.jsonl);
+    }
+    out
 }
 
 fn fill_string(slot: &mut String, default: &str) {
     if slot.is_empty() {
         *slot = default.to_string();
     }
-}
-
-fn concat_lines(records: &[Processed]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.iter().map(|p| p.line.len()).sum());
-    for p in records {
-        out.extend_from_slice(&p.line);
-    }
-    out
 }
 
 /// The zip limits runpacks are written and read with: the writer refuses what the reader would.
