@@ -392,7 +392,14 @@ fn signatures_require_the_right_key() {
 fn record_refuses_bad_inputs_cleanly() {
     let sb = Sandbox::new();
     let cases: &[(&str, &str)] = &[
-        ("{\"run\":{\"run_id\":\"a\"},\"run\":{}}", "duplicate field"),
+        (
+            "{\"run\":{\"run_id\":\"a\"},\"run\":{}}",
+            "duplicate key \"run\"",
+        ),
+        (
+            "{\"run\":{\"run_id\":\"a\",\"run_id\":\"b\"}}",
+            "duplicate field",
+        ),
         (
             "{\"run\":{\"run_id\":\"a\"},\"intents\":[{\"intent_id\":\"i\",\"args\":{\"k\":1,\"k\":2}}]}",
             "duplicate key \"k\"",

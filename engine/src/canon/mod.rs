@@ -66,18 +66,37 @@ impl Default for HashSink {
     }
 }
 
-impl Sink for HashSink {
-    fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > Self::BUF {
-            self.hasher.update(&self.buf[..self.len]);
-            self.len = 0;
-            if bytes.len() >= Self::BUF {
-                self.hasher.update(bytes);
-                return;
-            }
+impl HashSink {
+    #[cold]
+    fn flush_and_put(&mut self, bytes: &[u8]) {
+        self.hasher.update(&self.buf[..self.len]);
+        self.len = 0;
+        if bytes.len() >= Self::BUF {
+            self.hasher.update(bytes);
+        } else {
+            self.buf[..bytes.len()].copy_from_slice(bytes);
+            self.len = bytes.len();
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+    }
+}
+
+impl Sink for HashSink {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        let n = bytes.len();
+        if n > Self::BUF - self.len {
+            return self.flush_and_put(bytes);
+        }
+        let dst = &mut self.buf[self.len..self.len + n];
+        if n <= 8 {
+            // Punctuation and short keys: a byte loop beats a call to memcpy.
+            for (d, s) in dst.iter_mut().zip(bytes) {
+                *d = *s;
+            }
+        } else {
+            dst.copy_from_slice(bytes);
+        }
+        self.len += n;
     }
 }
 
@@ -130,12 +149,40 @@ pub fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     }
 }
 
+/// True when any of the 8 bytes is `"`, `\` or below 0x20 (exact: the classic SWAR byte tests).
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let q = word ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let bs = word ^ (ONES * u64::from(b'\\'));
+    let backslash = bs.wrapping_sub(ONES) & !bs & HIGH;
+    below_space | quote | backslash != 0
+}
+
 /// RFC 8785 string form: only `"`, `\`, and controls are escaped; everything else is raw UTF-8.
 pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
     sink.put(b"\"");
     let bytes = s.as_bytes();
+    // Skip eight bytes at a time while none needs escaping (most strings have no escapes at all).
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[clean..clean + 8]);
+        if needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    if clean == bytes.len() {
+        sink.put(bytes);
+        sink.put(b"\"");
+        return;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -353,6 +400,24 @@ mod tests {
             std::cmp::Ordering::Less,
             "supplementary characters sort before U+FFFF in UTF-16"
         );
+        // The 8-byte scan finds escapes at every position and never flags safe bytes.
+        for pos in 0..20 {
+            for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+                let mut text: Vec<char> = "abcdefghijklmnopqrstuvwxyz".chars().collect();
+                text[pos] = special;
+                let text: String = text.into_iter().collect();
+                let mut ours = Vec::new();
+                write_jcs_string(&text, &mut ours);
+                let theirs = serde_jcs::to_string(&text).unwrap();
+                assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{text:?}");
+            }
+        }
+        for safe in ["\u{20}", "~", "\u{7f}", "é", "\u{2028}", "😀"] {
+            let text = safe.repeat(9);
+            let mut ours = Vec::new();
+            write_jcs_string(&text, &mut ours);
+            assert_eq!(ours, format!("\"{text}\"").into_bytes(), "{safe:?}");
+        }
         // The buffered hasher equals one-shot sha256 across buffer boundaries.
         let big = "x".repeat(20_000);
         let mut sink = HashSink::new();

@@ -2,8 +2,8 @@
 //! (CONTRACTS §3.2, §3.3; vectors `runpacks.jsonl`).
 //!
 //! Shape of the work, designed for 100,000-record inputs:
-//! 1. the document is split with serde into borrowed raw values (`run`, each intent, each result,
-//!    `refs`, `normalization`) — no `serde_json::Value` tree is ever built for payloads;
+//! 1. the document is split by a structural scanner (`split`) into raw slices (`run`, each intent,
+//!    each result, `refs`, `normalization`) — no `serde_json::Value` tree is ever built for payloads;
 //! 2. every intent and result is parsed by the strict canonical parser, digested straight into sha256
 //!    and re-emitted as its JCS line, in parallel across records;
 //! 3. refs, run and manifest are small; the five entries are hashed, the manifest digested (and signed),
@@ -25,8 +25,6 @@ use crate::crypto::PrivateKey;
 use crate::error::GaitError;
 use crate::zipx::ZipLimits;
 use rayon::prelude::*;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -100,20 +98,57 @@ pub struct Recorded {
     pub result_count: usize,
 }
 
-#[derive(Deserialize)]
+/// The run-record document split into its members (values still raw JSON).
+#[derive(Default)]
 struct InputDoc<'a> {
-    #[serde(borrow, default)]
-    run: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    intents: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    results: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    refs: Option<&'a RawValue>,
-    #[serde(default)]
+    run: Option<&'a [u8]>,
+    intents: Vec<&'a [u8]>,
+    results: Vec<&'a [u8]>,
+    refs: Option<&'a [u8]>,
     capture_mode: Option<String>,
-    #[serde(borrow, default)]
-    normalization: Option<&'a RawValue>,
+    normalization: Option<&'a [u8]>,
+}
+
+fn split_input(input: &[u8]) -> Result<InputDoc<'_>, GaitError> {
+    let members = super::split::split_object(input)
+        .map_err(|e| invalid(format!("parse run record input: {}", e.0)))?;
+    let mut doc = InputDoc::default();
+    let present = |raw: &[u8]| raw != b"null";
+    for (key, raw) in members {
+        match key.as_str() {
+            "run" => doc.run = Some(raw).filter(|r| present(r)),
+            "intents" => {
+                doc.intents =
+                    super::split::split_array(raw).map_err(|e| parse_err("intents", e.0))?;
+            }
+            "results" => {
+                doc.results =
+                    super::split::split_array(raw).map_err(|e| parse_err("results", e.0))?;
+            }
+            "refs" => doc.refs = Some(raw).filter(|r| present(r)),
+            "normalization" => doc.normalization = Some(raw).filter(|r| present(r)),
+            "capture_mode" => {
+                let parsed = canon::parse(raw, ParseOptions::recorded_payload())
+                    .map_err(|e| parse_err("capture_mode", e))?;
+                doc.capture_mode = match parsed.node {
+                    Node::Null => None,
+                    Node::Str(s) => Some(s.into_owned()),
+                    other => {
+                        return Err(parse_err(
+                            "capture_mode",
+                            format!("expected a string, got {}", other.kind()),
+                        ));
+                    }
+                };
+            }
+            // Unknown members are ignored, as Go's decoder does, but must still be valid JSON.
+            other => {
+                canon::parse(raw, ParseOptions::recorded_payload())
+                    .map_err(|e| parse_err(other, e))?;
+            }
+        }
+    }
+    Ok(doc)
 }
 
 fn invalid(msg: impl Into<String>) -> GaitError {
@@ -178,7 +213,7 @@ fn fill<'a>(slot: &mut Cow<'a, str>, default: &'a str) {
 /// Parses, digests and re-emits one record into `chunk`.
 fn process_record(
     index: usize,
-    raw: &RawValue,
+    raw: &[u8],
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
@@ -190,8 +225,8 @@ fn process_record(
         RecordKind::Result => ("results", "result", RESULT_SCHEMA_ID, "result_payloads"),
     };
     let what = || format!("{list}[{index}]");
-    let parsed = canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
-        .map_err(|e| parse_err(&what(), e))?;
+    let parsed =
+        canon::parse(raw, ParseOptions::recorded_payload()).map_err(|e| parse_err(&what(), e))?;
     let mut rec: RecordFields<'_> = fields::decode_record(parsed.node, kind, &what())
         .map_err(|e| invalid(format!("parse run record input: {e}")))?;
     // Digest-bearing fields (quirk 19): normalization payload > given digest > payload.
@@ -254,13 +289,13 @@ fn process_record(
 
 /// Processes every record, in parallel chunks for big inputs; chunks come back in input order.
 fn process_all(
-    raws: &[&RawValue],
+    raws: &[&[u8]],
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
     keep_meta: bool,
 ) -> Result<Vec<Chunk>, GaitError> {
-    let run = |(ci, part): (usize, &[&RawValue])| -> Result<Chunk, GaitError> {
+    let run = |(ci, part): (usize, &[&[u8]])| -> Result<Chunk, GaitError> {
         let mut chunk = Chunk::default();
         for (j, raw) in part.iter().enumerate() {
             process_record(
@@ -287,9 +322,9 @@ fn process_all(
     results.into_iter().collect()
 }
 
-fn parse_normalization<'a>(raw: Option<&'a RawValue>) -> Result<Option<Node<'a>>, GaitError> {
+fn parse_normalization(raw: Option<&[u8]>) -> Result<Option<Node<'_>>, GaitError> {
     let Some(raw) = raw else { return Ok(None) };
-    let parsed = canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
+    let parsed = canon::parse(raw, ParseOptions::recorded_payload())
         .map_err(|e| parse_err("normalization", e))?;
     match &parsed.node {
         Node::Null | Node::Obj(_) => Ok(Some(parsed.node)),
@@ -325,15 +360,12 @@ fn normalization_map<'n, 'a>(
     Ok(map)
 }
 
-fn parse_run(raw: Option<&RawValue>) -> Result<Run, GaitError> {
+fn parse_run(raw: Option<&[u8]>) -> Result<Run, GaitError> {
     match raw {
         None => Ok(Run::default()),
-        Some(raw) => {
-            // Strict first (duplicate keys anywhere are refused), then typed decoding.
-            canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
-                .map_err(|e| parse_err("run", e))?;
-            serde_json::from_str(raw.get()).map_err(|e| parse_err("run", e))
-        }
+        // Typed decoding: every member of a run is a known field (duplicates of those are refused by
+        // serde); unknown members are dropped, so nothing free-form is kept from it.
+        Some(raw) => serde_json::from_slice(raw).map_err(|e| parse_err("run", e)),
     }
 }
 
@@ -354,6 +386,7 @@ pub(crate) fn parse_refs_bytes(bytes: &[u8], what: &str) -> Result<(Refs, Vec<St
 /// Everything recorded from the input, owned: the input can be released before the zip is built.
 struct Prepared {
     run: Run,
+    run_json: Vec<u8>,
     refs: Refs,
     capture: CaptureMode,
     intents: Vec<Chunk>,
@@ -370,8 +403,7 @@ pub fn record(input: Vec<u8>, opts: &RecordOptions<'_>) -> Result<Recorded, Gait
 }
 
 fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError> {
-    let doc: InputDoc<'_> = serde_json::from_slice(input)
-        .map_err(|e| invalid(format!("parse run record input: {e}")))?;
+    let doc = split_input(input)?;
     let mut run = parse_run(doc.run)?;
     if let Some(id) = opts.run_id.map(str::trim).filter(|s| !s.is_empty()) {
         run.run_id = id.to_string();
@@ -407,9 +439,7 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
     fill_string(&mut run.env.runtime, &opts.platform.runtime);
 
     let (mut refs, refs_warnings) = match doc.refs {
-        Some(raw) => {
-            parse_refs_bytes(raw.get().as_bytes(), "refs").map_err(|e| parse_err("refs", e))?
-        }
+        Some(raw) => parse_refs_bytes(raw, "refs").map_err(|e| parse_err("refs", e))?,
         None => (Refs::default(), Vec::new()),
     };
     // Records are looked up by id only for gait.trace receipts; skip the index otherwise.
@@ -428,20 +458,33 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
         producer_version: &run.producer_version,
         capture,
     };
-    let intents = process_all(
-        doc.intents.as_deref().unwrap_or(&[]),
-        RecordKind::Intent,
-        &inherit,
-        &intent_norm,
-        keep_meta,
-    )?;
-    let results = process_all(
-        doc.results.as_deref().unwrap_or(&[]),
-        RecordKind::Result,
-        &inherit,
-        &result_norm,
-        keep_meta,
-    )?;
+    let records = || -> Result<_, GaitError> {
+        let intents = process_all(
+            &doc.intents,
+            RecordKind::Intent,
+            &inherit,
+            &intent_norm,
+            keep_meta,
+        )?;
+        let results = process_all(
+            &doc.results,
+            RecordKind::Result,
+            &inherit,
+            &result_norm,
+            keep_meta,
+        )?;
+        Ok((intents, results))
+    };
+    let encode_run =
+        || canon::jcs_of(&run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")));
+    // A big run's timeline (one event per call) is encoded while the records are processed.
+    let (records, run_json) = if doc.intents.len() + doc.results.len() >= PARALLEL_RECORDS {
+        rayon::join(records, encode_run)
+    } else {
+        (records(), encode_run())
+    };
+    let (intents, results) = records?;
+    let run_json = run_json?;
 
     // Refs: defaults, receipts, context evidence.
     fill_string(&mut refs.schema_id, REFS_SCHEMA_ID);
@@ -475,6 +518,7 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
     )?;
     Ok(Prepared {
         run,
+        run_json,
         refs,
         capture,
         intents,
@@ -494,8 +538,7 @@ fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> 
     payload_warnings.extend(p.refs_warnings);
     let intents_jsonl = concat(p.intents);
     let results_jsonl = concat(p.results);
-    let run_json =
-        canon::jcs_of(&p.run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))?;
+    let run_json = p.run_json;
     let refs_json = canon::jcs_of(&p.refs)
         .map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
     let built = super::build::build_runpack(
