@@ -189,22 +189,27 @@ pub fn write_deterministic(
             limit: limits.max_total_bytes,
         });
     }
-    let big = entries.iter().any(|e| e.data.len() >= PARALLEL_THRESHOLD);
-    let prepared: Vec<_> = if big {
-        entries.par_iter().map(compress).collect::<Result<_, _>>()?
-    } else {
-        entries.iter().map(compress).collect::<Result<_, _>>()?
-    };
-    let capacity = prepared
-        .iter()
-        .map(|p| p.file_name_raw().len() + 128)
-        .sum::<usize>()
+    let capacity = entries.iter().map(|e| e.name.len() + 128).sum::<usize>()
         + (total as usize / 3).min(64 * 1024 * 1024);
     let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(capacity)));
-    for p in prepared {
-        writer
-            .add_prepared_file(p)
-            .map_err(|e| ZipxError::Write(e.to_string()))?;
+    let write_err = |e: zip::result::ZipError| ZipxError::Write(e.to_string());
+    if entries.iter().any(|e| e.data.len() >= PARALLEL_THRESHOLD) {
+        // Compress on the pool, append in name order: the bytes never depend on thread timing.
+        let prepared: Vec<_> = entries.par_iter().map(compress).collect::<Result<_, _>>()?;
+        for p in prepared {
+            writer.add_prepared_file(p).map_err(write_err)?;
+        }
+    } else {
+        // Small archives (the demo): one compressor, reset between entries, on this thread.
+        // Same bytes as the parallel path (a test holds them equal); far fewer allocations.
+        for e in &entries {
+            writer
+                .start_file(e.name.as_str(), options(e.executable))
+                .map_err(write_err)?;
+            writer
+                .write_all(e.data)
+                .map_err(|err| ZipxError::Write(format!("{}: {err}", e.name)))?;
+        }
     }
     let bytes = writer
         .finish()
@@ -367,7 +372,9 @@ impl Archive {
             .map_err(|e| corrupt(e.to_string()))?;
         let cap = self.limits.max_entry_bytes.min(*total_budget);
         let mut reader = file.take(cap + 1);
-        let mut buf = vec![0u8; 64 * 1024];
+        // Sized to the entry (small entries are the common case; a fresh 64 KiB buffer per entry
+        // showed up as page faults in `gait verify run_demo`).
+        let mut buf = vec![0u8; (info.declared_size as usize).clamp(512, 64 * 1024)];
         let mut n_total: u64 = 0;
         loop {
             let n = match reader.read(&mut buf) {
@@ -491,6 +498,28 @@ mod tests {
             archive.sha256("run.json").unwrap().unwrap(),
             crate::canon::sha256_hex(b"{}")
         );
+    }
+
+    #[test]
+    fn sequential_and_parallel_paths_write_the_same_bytes() {
+        let data: Vec<(String, Vec<u8>)> = (0..5)
+            .map(|i| {
+                (
+                    format!("e{i}.json"),
+                    format!("{{\"i\":{i},\"text\":\"{}\"}}", "abc".repeat(50 * i)).into_bytes(),
+                )
+            })
+            .collect();
+        let items: Vec<(&str, &[u8])> = data
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let sequential = write_deterministic(entries(&items), &ZipLimits::default()).unwrap();
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for e in entries(&items) {
+            w.add_prepared_file(compress(&e).unwrap()).unwrap();
+        }
+        assert_eq!(sequential, w.finish().unwrap().into_inner());
     }
 
     #[test]

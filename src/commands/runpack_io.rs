@@ -73,20 +73,20 @@ pub fn check_output_path(path: &Path, flag: &str) -> Result<(), GaitError> {
     Ok(())
 }
 
-/// `<out_dir>/runpack_<run_id>.zip`, written atomically (0600).
+/// `<out_dir>/runpack_<run_id>.zip`, written atomically (0600; re-derivable, so not fsynced).
 pub fn write_runpack(out_dir: &str, run_id: &str, zip: &[u8]) -> Result<String, GaitError> {
     let dir = PathBuf::from(out_dir.trim());
     check_output_path(&dir, "--out-dir")?;
     let path = dir.join(format!("runpack_{run_id}.zip"));
-    fsx::write_atomic(&path, zip, 0o600)?;
+    fsx::write_atomic_unsynced(&path, zip, 0o600)?;
     Ok(path.display().to_string())
 }
 
-/// Writes bytes to a user-given output path atomically.
+/// Writes a derived artifact (runpack, diff, report) to a user-given path atomically.
 pub fn write_output(path: &str, bytes: &[u8], flag: &str) -> Result<String, GaitError> {
     let p = PathBuf::from(path.trim());
     check_output_path(&p, flag)?;
-    fsx::write_atomic(&p, bytes, 0o600)?;
+    fsx::write_atomic_unsynced(&p, bytes, 0o600)?;
     Ok(p.display().to_string())
 }
 

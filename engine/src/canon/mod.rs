@@ -38,17 +38,17 @@ impl Sink for Sha256 {
 /// hashing a 1 KB record through it is several times cheaper than feeding `Sha256` byte by byte.
 pub struct HashSink {
     hasher: Sha256,
-    buf: Box<[u8; HashSink::BUF]>,
+    buf: [u8; HashSink::BUF],
     len: usize,
 }
 
 impl HashSink {
-    const BUF: usize = 8192;
+    const BUF: usize = 4096;
 
     pub fn new() -> Self {
         HashSink {
             hasher: Sha256::new(),
-            buf: Box::new([0u8; HashSink::BUF]),
+            buf: [0u8; HashSink::BUF],
             len: 0,
         }
     }
