@@ -11,6 +11,7 @@ pub mod gojson;
 pub mod gotime;
 pub mod procx;
 pub mod runpack;
+pub mod schema;
 pub mod zipx;
 
 pub use error::{Category, GaitError};
