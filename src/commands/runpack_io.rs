@@ -18,6 +18,12 @@ pub struct Loaded {
 pub fn load(ctx: &Ctx, arg: &str) -> Result<Loaded, GaitError> {
     let path = paths::resolve_runpack(arg, &ctx.gait_home());
     let display = path.display().to_string();
+    if path.is_dir() {
+        return Err(
+            GaitError::invalid(format!("{display} is a directory, not a runpack zip"))
+                .with_hint("pass a runpack_<run_id>.zip file or a run id"),
+        );
+    }
     let bytes = fsx::read_bounded(&path, runpack_limits().max_archive_bytes).map_err(|e| {
         let not_found = matches!(e, FsError::NotFound { .. });
         let err = GaitError::from(e);

@@ -13,6 +13,9 @@ mod runpack;
 mod runpack_tools;
 mod runpack_vectors;
 
+// Documented examples.
+mod examples;
+
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]
 fn every_test_module_is_registered() {

@@ -223,6 +223,12 @@ fn hostile_and_broken_archives_are_refused_cleanly() {
     assert_eq!(json["error_code"], "runpack_duplicate_entries");
     assert_eq!(json["error_category"], "verification_failed");
 
+    // A directory where a zip is expected.
+    std::fs::create_dir_all(sb.join("adir.zip")).unwrap();
+    let (code, json) = sb.run_json(&["verify", "adir.zip", "--json"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("is a directory"));
+
     // A zip without a manifest.
     sb.write("nomanifest.zip", raw_zip(&[("run.json", b"{}")]));
     assert_refused(&sb, "nomanifest.zip", "manifest.json");
