@@ -109,22 +109,21 @@ struct InputDoc<'a> {
     normalization: Option<&'a [u8]>,
 }
 
-fn split_input(input: &[u8]) -> Result<InputDoc<'_>, GaitError> {
-    let members = super::split::split_object(input)
+fn split_input<'a>(input: &'a [u8]) -> Result<InputDoc<'a>, GaitError> {
+    let members = super::split::split_object(input, &["intents", "results"])
         .map_err(|e| invalid(format!("parse run record input: {}", e.0)))?;
     let mut doc = InputDoc::default();
     let present = |raw: &[u8]| raw != b"null";
-    for (key, raw) in members {
-        match key.as_str() {
+    let elements = |m: super::split::Member<'a>, what: &str| match m.elements {
+        Some(items) => Ok(items),
+        None => super::split::split_array(m.raw).map_err(|e| parse_err(what, e.0)),
+    };
+    for member in members {
+        let raw = member.raw;
+        match member.key.as_str() {
             "run" => doc.run = Some(raw).filter(|r| present(r)),
-            "intents" => {
-                doc.intents =
-                    super::split::split_array(raw).map_err(|e| parse_err("intents", e.0))?;
-            }
-            "results" => {
-                doc.results =
-                    super::split::split_array(raw).map_err(|e| parse_err("results", e.0))?;
-            }
+            "intents" => doc.intents = elements(member, "intents")?,
+            "results" => doc.results = elements(member, "results")?,
             "refs" => doc.refs = Some(raw).filter(|r| present(r)),
             "normalization" => doc.normalization = Some(raw).filter(|r| present(r)),
             "capture_mode" => {
@@ -195,6 +194,7 @@ struct RecordMeta {
 #[derive(Default)]
 struct Chunk {
     jsonl: Vec<u8>,
+    records: usize,
     /// Only kept when refs need to look records up (gait.trace receipts).
     metas: Vec<RecordMeta>,
     had_payload: bool,
@@ -284,6 +284,7 @@ fn process_record(
     let node = fields::encode_record(rec, kind, inherit.capture == CaptureMode::Raw);
     canon::write_jcs(&node, &mut chunk.jsonl);
     chunk.jsonl.push(b'\n');
+    chunk.records += 1;
     Ok(())
 }
 
@@ -528,8 +529,8 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
 }
 
 fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
-    let intent_count = p.intents.iter().map(|c| count_lines(&c.jsonl)).sum();
-    let result_count = p.results.iter().map(|c| count_lines(&c.jsonl)).sum();
+    let intent_count = p.intents.iter().map(|c| c.records).sum();
+    let result_count = p.results.iter().map(|c| c.records).sum();
     let had_payload = p.intents.iter().chain(&p.results).any(|c| c.had_payload);
     let mut payload_warnings: Vec<String> = Vec::new();
     for c in p.intents.iter().chain(&p.results) {
@@ -581,10 +582,6 @@ fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> 
         intent_count,
         result_count,
     })
-}
-
-fn count_lines(jsonl: &[u8]) -> usize {
-    jsonl.iter().filter(|&&b| b == b'\n').count()
 }
 
 /// Joins chunk buffers into one entry, releasing each chunk as it is copied.

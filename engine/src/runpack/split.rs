@@ -137,11 +137,18 @@ fn skip_container(src: &[u8], start: usize) -> Result<usize, SplitError> {
     let mut in_string: u64 = 0; // all ones when the previous block ended inside a string
     let mut escape_carry: u64 = 0;
     let mut at = start;
+    let mut tail = [b' '; 64];
     while at < src.len() {
-        let mut block = [b' '; 64];
-        let n = (src.len() - at).min(64);
-        block[..n].copy_from_slice(&src[at..at + n]);
-        let (quote, backslash, open, close) = block_masks(&block);
+        // Full blocks are read in place; only the last, partial one is copied and padded.
+        let block: &[u8; 64] = match src.get(at..at + 64).map(<&[u8; 64]>::try_from) {
+            Some(Ok(full)) => full,
+            _ => {
+                let n = src.len() - at;
+                tail[..n].copy_from_slice(&src[at..]);
+                &tail
+            }
+        };
+        let (quote, backslash, open, close) = block_masks(block);
         let escaped = escaped_bytes(backslash, &mut escape_carry);
         let strings = prefix_xor(quote & !escaped) ^ in_string;
         in_string = ((strings as i64) >> 63) as u64;
@@ -186,9 +193,18 @@ fn skip_value(src: &[u8], start: usize) -> Result<usize, SplitError> {
     }
 }
 
-/// The members of the top-level object, in order, as (decoded key, raw value). Duplicate keys are an
-/// error, as everywhere in gait's JSON.
-pub fn split_object(src: &[u8]) -> Result<Vec<(String, &[u8])>, SplitError> {
+/// One top-level member: its decoded key, its raw value and, for the keys asked for, the array's
+/// elements (found in the same pass that finds the value's end).
+#[derive(Debug)]
+pub struct Member<'a> {
+    pub key: String,
+    pub raw: &'a [u8],
+    pub elements: Option<Vec<&'a [u8]>>,
+}
+
+/// The members of the top-level object, in order. Duplicate keys are an error, as everywhere in
+/// gait's JSON. Array values of `array_keys` are split into elements while being skipped.
+pub fn split_object<'a>(src: &'a [u8], array_keys: &[&str]) -> Result<Vec<Member<'a>>, SplitError> {
     let mut i = skip_ws(src, 0);
     match src.get(i) {
         None => return Err(eof()),
@@ -239,8 +255,17 @@ pub fn split_object(src: &[u8]) -> Result<Vec<(String, &[u8])>, SplitError> {
             Some(_) => return Err(invalid_char(src, i, "after object key")),
         }
         i = skip_ws(src, i);
-        let end = skip_value(src, i)?;
-        members.push((key, &src[i..end]));
+        let (end, elements) = if src.get(i) == Some(&b'[') && array_keys.contains(&key.as_str()) {
+            let (elements, end) = split_array_at(src, i)?;
+            (end, Some(elements))
+        } else {
+            (skip_value(src, i)?, None)
+        };
+        members.push(Member {
+            key,
+            raw: &src[i..end],
+            elements,
+        });
         i = skip_ws(src, end);
         match src.get(i) {
             None => return Err(eof()),
@@ -254,8 +279,8 @@ pub fn split_object(src: &[u8]) -> Result<Vec<(String, &[u8])>, SplitError> {
 fn finish<'a>(
     src: &[u8],
     end: usize,
-    members: Vec<(String, &'a [u8])>,
-) -> Result<Vec<(String, &'a [u8])>, SplitError> {
+    members: Vec<Member<'a>>,
+) -> Result<Vec<Member<'a>>, SplitError> {
     let rest = skip_ws(src, end);
     if rest < src.len() {
         return Err(invalid_char(src, rest, "after top-level value"));
@@ -274,10 +299,20 @@ pub fn split_array(src: &[u8]) -> Result<Vec<&[u8]>, SplitError> {
             first_kind(src)
         )));
     }
+    let (items, end) = split_array_at(src, 0)?;
+    let rest = skip_ws(src, end);
+    if rest < src.len() {
+        return Err(invalid_char(src, rest, "after array"));
+    }
+    Ok(items)
+}
+
+/// Elements of the array whose `[` is at `start`, and the position just past its `]`.
+fn split_array_at(src: &[u8], start: usize) -> Result<(Vec<&[u8]>, usize), SplitError> {
     let mut items = Vec::new();
-    let mut i = skip_ws(src, 1);
+    let mut i = skip_ws(src, start + 1);
     if src.get(i) == Some(&b']') {
-        return Ok(items);
+        return Ok((items, i + 1));
     }
     loop {
         i = skip_ws(src, i);
@@ -287,7 +322,7 @@ pub fn split_array(src: &[u8]) -> Result<Vec<&[u8]>, SplitError> {
         match src.get(i) {
             None => return Err(eof()),
             Some(b',') => i += 1,
-            Some(b']') => return Ok(items),
+            Some(b']') => return Ok((items, i + 1)),
             Some(_) => return Err(invalid_char(src, i, "after array element")),
         }
     }
@@ -311,11 +346,13 @@ mod tests {
     #[test]
     fn splits_members_and_elements() {
         let doc = br#" {"run": {"a": "}]\"{"}, "intents" : [ {"x": [1, {"y": "]"}]}, 2 , "s\"" ], "n": null} "#;
-        let members = split_object(doc).unwrap();
-        let keys: Vec<&str> = members.iter().map(|(k, _)| k.as_str()).collect();
+        let members = split_object(doc, &["intents"]).unwrap();
+        let keys: Vec<&str> = members.iter().map(|m| m.key.as_str()).collect();
         assert_eq!(keys, ["run", "intents", "n"]);
-        assert_eq!(members[0].1, br#"{"a": "}]\"{"}"#);
-        let items = split_array(members[1].1).unwrap();
+        assert_eq!(members[0].raw, br#"{"a": "}]\"{"}"#);
+        assert!(members[0].elements.is_none());
+        let items = split_array(members[1].raw).unwrap();
+        assert_eq!(members[1].elements.as_deref(), Some(items.as_slice()));
         assert_eq!(
             items,
             [br#"{"x": [1, {"y": "]"}]}"#.as_slice(), b"2", br#""s\"""#]
@@ -323,8 +360,8 @@ mod tests {
         assert_eq!(split_array(b"null").unwrap().len(), 0);
         assert_eq!(split_array(b"[]").unwrap().len(), 0);
         // Escaped keys decode like any JSON string.
-        let members = split_object(br#"{"\u0069ntents": []}"#).unwrap();
-        assert_eq!(members[0].0, "intents");
+        let members = split_object(br#"{"\u0069ntents": []}"#, &[]).unwrap();
+        assert_eq!(members[0].key, "intents");
     }
 
     /// The byte-at-a-time reference the block scanner must agree with.
@@ -415,9 +452,10 @@ mod tests {
             (b"{\"a\":1,\"a\":2}", "duplicate key \"a\""),
             (b"{\"a\":}", "looking for beginning of value"),
             (b"{\"a\":\"unterminated}", "unexpected end of JSON input"),
-            (b"{\"a\":[1,2}", "unexpected end of JSON input"),
+            (b"{\"a\":[1,2}", "after array element"),
+            (b"{\"b\":[1,2}", "unexpected end of JSON input"),
         ] {
-            let err = split_object(doc).unwrap_err();
+            let err = split_object(doc, &["a"]).unwrap_err();
             assert!(
                 err.0.contains(want),
                 "{:?}: {err:?}",
