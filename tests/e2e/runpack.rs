@@ -507,3 +507,54 @@ fn record_accepts_the_seed_and_reference_spellings() {
         "{err}"
     );
 }
+
+#[test]
+fn every_runpack_command_has_help_explain_and_json_errors() {
+    let sb = Sandbox::new();
+    let commands: [&[&str]; 9] = [
+        &["demo"],
+        &["verify"],
+        &["run", "record"],
+        &["run", "replay"],
+        &["run", "diff"],
+        &["run", "reduce"],
+        &["run", "inspect"],
+        &["run", "receipt"],
+        &["migrate"],
+    ];
+    let (_, top, _) = sb.run(&["--help"]);
+    for words in commands {
+        let name = words.join(" ");
+        assert!(top.contains(&name), "gait --help lists {name}");
+        let mut args = words.to_vec();
+        args.push("--help");
+        let (code, out, _) = sb.run(&args);
+        assert_eq!(code, 0, "{name} --help");
+        assert!(out.starts_with(&format!("Usage: gait {name}")), "{out}");
+        let mut args = words.to_vec();
+        args.push("--explain");
+        let (code, out, _) = sb.run(&args);
+        assert_eq!(
+            (code, out.lines().count()),
+            (0, 1),
+            "{name} --explain: {out}"
+        );
+        args.push("--json");
+        let (code, json) = sb.run_json(&args);
+        assert_eq!(code, 0);
+        assert!(!json["explain"].as_str().unwrap().is_empty());
+        // A flag it does not have: Go's wording, the envelope once --json was seen.
+        let mut args = words.to_vec();
+        args.extend(["--json", "--no-such-flag"]);
+        let (code, json) = sb.run_json(&args);
+        assert_eq!(code, 6, "{name}: {json}");
+        assert_eq!(
+            json["error"],
+            "flag provided but not defined: -no-such-flag"
+        );
+    }
+    assert!(
+        !sb.join("gait-out").exists(),
+        "--help/--explain never run a command"
+    );
+}
