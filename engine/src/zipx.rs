@@ -140,6 +140,19 @@ pub struct Entry<'a> {
     pub executable: bool,
 }
 
+/// One file to write, held as consecutive chunks (written as if concatenated).
+pub struct ChunkedEntry<'a> {
+    pub name: String,
+    pub chunks: Vec<&'a [u8]>,
+    pub executable: bool,
+}
+
+impl ChunkedEntry<'_> {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum()
+    }
+}
+
 fn options(executable: bool) -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -150,17 +163,65 @@ fn options(executable: bool) -> SimpleFileOptions {
         .large_file(false)
 }
 
-fn compress(entry: &Entry<'_>) -> Result<zip::write::PreparedZipFile, ZipxError> {
+/// Bytes handed to the compressor per write. zlib-rs's fast level emits blocks according to how input
+/// arrives, so the compressed bytes would depend on how an entry happens to be chunked in memory;
+/// feeding fixed-size writes makes them depend on the content alone.
+const FEED: usize = 64 * 1024;
+
+fn feed<W: Write>(w: &mut W, chunks: &[&[u8]]) -> std::io::Result<()> {
+    let mut stage: Vec<u8> = Vec::new();
+    for chunk in chunks {
+        let mut rest = *chunk;
+        while !rest.is_empty() {
+            if stage.is_empty() && rest.len() >= FEED {
+                w.write_all(&rest[..FEED])?;
+                rest = &rest[FEED..];
+                continue;
+            }
+            let take = (FEED - stage.len()).min(rest.len());
+            stage.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if stage.len() == FEED {
+                w.write_all(&stage)?;
+                stage.clear();
+            }
+        }
+    }
+    if !stage.is_empty() {
+        w.write_all(&stage)?;
+    }
+    Ok(())
+}
+
+fn compress(entry: &ChunkedEntry<'_>) -> Result<zip::write::PreparedZipFile, ZipxError> {
     let write_err = |e: &dyn std::fmt::Display| ZipxError::Write(format!("{}: {e}", entry.name));
     let mut builder =
         ZipFileBuilder::new(&entry.name, options(entry.executable)).map_err(|e| write_err(&e))?;
-    builder.write_all(entry.data).map_err(|e| write_err(&e))?;
+    feed(&mut builder, &entry.chunks).map_err(|e| write_err(&e))?;
     builder.finish().map_err(|e| write_err(&e))
 }
 
 /// Writes `entries` as a deterministic zip archive, refusing anything `limits` would refuse to read.
 pub fn write_deterministic(
-    mut entries: Vec<Entry<'_>>,
+    entries: Vec<Entry<'_>>,
+    limits: &ZipLimits,
+) -> Result<Vec<u8>, ZipxError> {
+    write_deterministic_chunked(
+        entries
+            .into_iter()
+            .map(|e| ChunkedEntry {
+                name: e.name,
+                chunks: vec![e.data],
+                executable: e.executable,
+            })
+            .collect(),
+        limits,
+    )
+}
+
+/// [`write_deterministic`] for entries held in chunks (no concatenation needed).
+pub fn write_deterministic_chunked(
+    mut entries: Vec<ChunkedEntry<'_>>,
     limits: &ZipLimits,
 ) -> Result<Vec<u8>, ZipxError> {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -176,13 +237,13 @@ pub fn write_deterministic(
         if i > 0 && entries[i - 1].name == e.name {
             return Err(ZipxError::Duplicate);
         }
-        if e.data.len() as u64 > limits.max_entry_bytes {
+        if e.len() as u64 > limits.max_entry_bytes {
             return Err(ZipxError::EntryTooLarge {
                 name: e.name.clone(),
                 limit: limits.max_entry_bytes,
             });
         }
-        total += e.data.len() as u64;
+        total += e.len() as u64;
     }
     if total > limits.max_total_bytes {
         return Err(ZipxError::TotalTooLarge {
@@ -193,7 +254,7 @@ pub fn write_deterministic(
         + (total as usize / 3).min(64 * 1024 * 1024);
     let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(capacity)));
     let write_err = |e: zip::result::ZipError| ZipxError::Write(e.to_string());
-    if entries.iter().any(|e| e.data.len() >= PARALLEL_THRESHOLD) {
+    if entries.iter().any(|e| e.len() >= PARALLEL_THRESHOLD) {
         // Compress on the pool, append in name order: the bytes never depend on thread timing.
         let prepared: Vec<_> = entries.par_iter().map(compress).collect::<Result<_, _>>()?;
         for p in prepared {
@@ -206,8 +267,7 @@ pub fn write_deterministic(
             writer
                 .start_file(e.name.as_str(), options(e.executable))
                 .map_err(write_err)?;
-            writer
-                .write_all(e.data)
+            feed(&mut writer, &e.chunks)
                 .map_err(|err| ZipxError::Write(format!("{}: {err}", e.name)))?;
         }
     }
@@ -517,9 +577,42 @@ mod tests {
         let sequential = write_deterministic(entries(&items), &ZipLimits::default()).unwrap();
         let mut w = ZipWriter::new(Cursor::new(Vec::new()));
         for e in entries(&items) {
-            w.add_prepared_file(compress(&e).unwrap()).unwrap();
+            let chunked = ChunkedEntry {
+                name: e.name,
+                chunks: e.data.chunks(7).collect(),
+                executable: false,
+            };
+            w.add_prepared_file(compress(&chunked).unwrap()).unwrap();
         }
         assert_eq!(sequential, w.finish().unwrap().into_inner());
+    }
+
+    #[test]
+    fn bytes_depend_on_content_not_on_chunking() {
+        let text: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("{{\"n\":{i},\"w\":\"{}\"}}\n", i % 97).into_bytes())
+            .collect();
+        let whole = write_deterministic_chunked(
+            vec![ChunkedEntry {
+                name: "a.jsonl".into(),
+                chunks: vec![&text],
+                executable: false,
+            }],
+            &ZipLimits::default(),
+        )
+        .unwrap();
+        for size in [1000, 65_536, 100_003] {
+            let chunked = write_deterministic_chunked(
+                vec![ChunkedEntry {
+                    name: "a.jsonl".into(),
+                    chunks: text.chunks(size).collect(),
+                    executable: false,
+                }],
+                &ZipLimits::default(),
+            )
+            .unwrap();
+            assert_eq!(whole, chunked, "chunks of {size}");
+        }
     }
 
     #[test]

@@ -361,6 +361,40 @@ fn normalization_map<'n, 'a>(
     Ok(map)
 }
 
+/// The run without its timeline: what records inherit and the manifest carries. Decoding it skips the
+/// timeline (one event per call in big runs), which is decoded in parallel with the records.
+#[derive(serde::Deserialize)]
+struct RunHeader {
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    schema_id: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    schema_version: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    created_at: GoTime,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    producer_version: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    run_id: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    env: RunEnv,
+}
+
+fn parse_run_header(raw: Option<&[u8]>) -> Result<Run, GaitError> {
+    let Some(raw) = raw else {
+        return Ok(Run::default());
+    };
+    let h: RunHeader = serde_json::from_slice(raw).map_err(|e| parse_err("run", e))?;
+    Ok(Run {
+        schema_id: h.schema_id,
+        schema_version: h.schema_version,
+        created_at: h.created_at,
+        producer_version: h.producer_version,
+        run_id: h.run_id,
+        env: h.env,
+        timeline: None,
+    })
+}
+
 fn parse_run(raw: Option<&[u8]>) -> Result<Run, GaitError> {
     match raw {
         None => Ok(Run::default()),
@@ -368,6 +402,23 @@ fn parse_run(raw: Option<&[u8]>) -> Result<Run, GaitError> {
         // serde); unknown members are dropped, so nothing free-form is kept from it.
         Some(raw) => serde_json::from_slice(raw).map_err(|e| parse_err("run", e)),
     }
+}
+
+/// Run defaults (CONTRACTS §3.2): schema, the clock for a missing `created_at`, the producer version,
+/// the platform for empty `env` fields, and `--run-id`.
+fn apply_run_defaults(run: &mut Run, opts: &RecordOptions<'_>) {
+    if let Some(id) = opts.run_id.map(str::trim).filter(|s| !s.is_empty()) {
+        run.run_id = id.to_string();
+    }
+    fill_string(&mut run.schema_id, RUN_SCHEMA_ID);
+    fill_string(&mut run.schema_version, SCHEMA_VERSION);
+    if run.created_at.is_zero() {
+        run.created_at = opts.now;
+    }
+    fill_string(&mut run.producer_version, opts.producer_version);
+    fill_string(&mut run.env.os, &opts.platform.os);
+    fill_string(&mut run.env.arch, &opts.platform.arch);
+    fill_string(&mut run.env.runtime, &opts.platform.runtime);
 }
 
 /// Decodes a refs object strictly (its `retrieval_params` are free-form JSON).
@@ -399,16 +450,20 @@ struct Prepared {
 /// its records are processed (a 254 MB input should not share the peak with the zip being built).
 pub fn record(input: Vec<u8>, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
     let prepared = prepare(&input, opts)?;
-    drop(input);
+    if input.len() >= 64 * 1024 * 1024 {
+        // Returning hundreds of megabytes to the OS takes tens of milliseconds; let it overlap
+        // with building the zip.
+        std::thread::spawn(move || drop(input));
+    } else {
+        drop(input);
+    }
     finish(prepared, opts)
 }
 
 fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError> {
     let doc = split_input(input)?;
-    let mut run = parse_run(doc.run)?;
-    if let Some(id) = opts.run_id.map(str::trim).filter(|s| !s.is_empty()) {
-        run.run_id = id.to_string();
-    }
+    let mut run = parse_run_header(doc.run)?;
+    apply_run_defaults(&mut run, opts);
     if run.run_id.trim().is_empty() {
         return Err(GaitError::invalid(
             "input run.run_id is required (or set --run-id)",
@@ -427,17 +482,6 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
         Some(bytes) => Some(context::parse_envelope(bytes)?),
         None => None,
     };
-
-    // Run defaults.
-    fill_string(&mut run.schema_id, RUN_SCHEMA_ID);
-    fill_string(&mut run.schema_version, SCHEMA_VERSION);
-    if run.created_at.is_zero() {
-        run.created_at = opts.now;
-    }
-    fill_string(&mut run.producer_version, opts.producer_version);
-    fill_string(&mut run.env.os, &opts.platform.os);
-    fill_string(&mut run.env.arch, &opts.platform.arch);
-    fill_string(&mut run.env.runtime, &opts.platform.runtime);
 
     let (mut refs, refs_warnings) = match doc.refs {
         Some(raw) => parse_refs_bytes(raw, "refs").map_err(|e| parse_err("refs", e))?,
@@ -476,9 +520,12 @@ fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError
         )?;
         Ok((intents, results))
     };
-    let encode_run =
-        || canon::jcs_of(&run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")));
-    // A big run's timeline (one event per call) is encoded while the records are processed.
+    let encode_run = || -> Result<Vec<u8>, GaitError> {
+        let mut full = parse_run(doc.run)?;
+        apply_run_defaults(&mut full, opts);
+        canon::jcs_of(&full).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))
+    };
+    // A big run's timeline (one event per call) is decoded and encoded while records are processed.
     let (records, run_json) = if doc.intents.len() + doc.results.len() >= PARALLEL_RECORDS {
         rayon::join(records, encode_run)
     } else {
@@ -537,8 +584,6 @@ fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> 
         payload_warnings.extend(c.warnings.iter().cloned());
     }
     payload_warnings.extend(p.refs_warnings);
-    let intents_jsonl = concat(p.intents);
-    let results_jsonl = concat(p.results);
     let run_json = p.run_json;
     let refs_json = canon::jcs_of(&p.refs)
         .map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
@@ -547,8 +592,8 @@ fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> 
             run: &p.run,
             capture_mode: p.capture.as_str(),
             run_json: &run_json,
-            intents_jsonl: &intents_jsonl,
-            results_jsonl: &results_jsonl,
+            intents_jsonl: p.intents.iter().map(|c| c.jsonl.as_slice()).collect(),
+            results_jsonl: p.results.iter().map(|c| c.jsonl.as_slice()).collect(),
             refs_json: &refs_json,
         },
         opts.signing_key,
@@ -582,15 +627,6 @@ fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> 
         intent_count,
         result_count,
     })
-}
-
-/// Joins chunk buffers into one entry, releasing each chunk as it is copied.
-fn concat(chunks: Vec<Chunk>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(chunks.iter().map(|c| c.jsonl.len()).sum());
-    for c in chunks {
-        out.extend_from_slice(&c.jsonl);
-    }
-    out
 }
 
 fn fill_string(slot: &mut String, default: &str) {
