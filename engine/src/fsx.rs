@@ -71,10 +71,9 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, FsError> {
             reason: "is a directory".into(),
         });
     }
-    // Size the buffer once from the metadata (a hint only; the limit is enforced while reading):
-    // growing by doubling would copy big inputs repeatedly and briefly hold twice their size.
+    // Size the buffer from the metadata (capped by the limit) so a small file is read in one call.
     let hint = meta.map_or(0, |m| m.len()).min(limit) as usize;
-    let mut buf = Vec::with_capacity(hint.saturating_add(1));
+    let mut buf = Vec::with_capacity(hint + 1);
     file.take(limit + 1)
         .read_to_end(&mut buf)
         .map_err(|e| io_err("read", path, &e))?;

@@ -10,11 +10,9 @@ mod cli;
 
 // Runpacks.
 mod runpack;
+mod runpack_examples;
 mod runpack_tools;
 mod runpack_vectors;
-
-// Documented examples.
-mod examples;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]

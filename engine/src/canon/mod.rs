@@ -34,72 +34,6 @@ impl Sink for Sha256 {
     }
 }
 
-/// A sha256 sink that batches the writer's many tiny writes (a quote, a colon, a key) into blocks:
-/// hashing a 1 KB record through it is several times cheaper than feeding `Sha256` byte by byte.
-pub struct HashSink {
-    hasher: Sha256,
-    buf: [u8; HashSink::BUF],
-    len: usize,
-}
-
-impl HashSink {
-    const BUF: usize = 4096;
-
-    pub fn new() -> Self {
-        HashSink {
-            hasher: Sha256::new(),
-            buf: [0u8; HashSink::BUF],
-            len: 0,
-        }
-    }
-
-    /// The lowercase hex digest of everything written.
-    pub fn finish_hex(mut self) -> String {
-        self.hasher.update(&self.buf[..self.len]);
-        hex::encode(self.hasher.finalize())
-    }
-}
-
-impl Default for HashSink {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl HashSink {
-    #[cold]
-    fn flush_and_put(&mut self, bytes: &[u8]) {
-        self.hasher.update(&self.buf[..self.len]);
-        self.len = 0;
-        if bytes.len() >= Self::BUF {
-            self.hasher.update(bytes);
-        } else {
-            self.buf[..bytes.len()].copy_from_slice(bytes);
-            self.len = bytes.len();
-        }
-    }
-}
-
-impl Sink for HashSink {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        let n = bytes.len();
-        if n > Self::BUF - self.len {
-            return self.flush_and_put(bytes);
-        }
-        let dst = &mut self.buf[self.len..self.len + n];
-        if n <= 8 {
-            // Punctuation and short keys: a byte loop beats a call to memcpy.
-            for (d, s) in dst.iter_mut().zip(bytes) {
-                *d = *s;
-            }
-        } else {
-            dst.copy_from_slice(bytes);
-        }
-        self.len += n;
-    }
-}
-
 /// Writes the JCS form of `node` into `sink`.
 pub fn write_jcs<S: Sink>(node: &Node<'_>, sink: &mut S) {
     match node {
@@ -265,9 +199,11 @@ pub fn digest_json_bytes(src: &[u8], opts: ParseOptions) -> Result<String, JsonE
 
 /// sha256 hex of the canonical form of a parsed node, hashed as it is written.
 pub fn digest_node(node: &Node<'_>) -> String {
-    let mut sink = HashSink::new();
-    write_jcs(node, &mut sink);
-    sink.finish_hex()
+    // Buffering first and hashing once is several times cheaper than feeding the hasher the
+    // many small pieces JCS writes.
+    let mut buf = Vec::with_capacity(1024);
+    write_jcs(node, &mut buf);
+    hex::encode(Sha256::digest(&buf))
 }
 
 /// Errors turning a value into canonical bytes.
@@ -427,17 +363,6 @@ mod tests {
             write_jcs_string(&text, &mut ours);
             assert_eq!(ours, format!("\"{text}\"").into_bytes(), "{safe:?}");
         }
-        // The buffered hasher equals one-shot sha256 across buffer boundaries.
-        let big = "x".repeat(20_000);
-        let mut sink = HashSink::new();
-        for chunk in [b"{".as_slice(), big.as_bytes(), b"}", &[b'y'; 9000]] {
-            sink.put(chunk);
-        }
-        let mut all = b"{".to_vec();
-        all.extend_from_slice(big.as_bytes());
-        all.push(b'}');
-        all.extend_from_slice(&[b'y'; 9000]);
-        assert_eq!(sink.finish_hex(), sha256_hex(&all));
     }
 
     #[test]
