@@ -26,18 +26,19 @@ fn stub_replay_example_matches_its_expected_output() {
 #[test]
 fn readme_runpack_commands_run() {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let section = readme
-        .split("## Runpacks")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has a Runpacks section");
+    // The section under a "## Runpacks" or "### Runpacks" heading, up to the next heading.
+    let mut lines = readme
+        .lines()
+        .skip_while(|l| !(l.starts_with("##") && l.trim_start_matches('#').trim() == "Runpacks"));
+    assert!(lines.next().is_some(), "README has a Runpacks section");
+    let section: Vec<&str> = lines.take_while(|l| !l.starts_with("##")).collect();
     let sb = Sandbox::new();
     sb.write(
         "run_record.json",
         std::fs::read(repo_root().join("examples/stub-replay/run_record.json")).unwrap(),
     );
     let mut ran = 0;
-    for line in section.lines() {
+    for line in section {
         let Some(cmd) = line.trim().strip_prefix("gait ") else {
             continue;
         };
