@@ -21,6 +21,7 @@ mod gate;
 mod gate_corpus;
 mod gate_vectors;
 mod runpack;
+mod runpack_examples;
 mod runpack_tools;
 mod runpack_vectors;
 
