@@ -207,11 +207,14 @@ pub enum SignatureError {
     Invalid,
 }
 
-/// Reads a private key file; refuses one that group or others can read (unix).
+/// Reads a private key file; refuses one that group or others can read (unix). A file that does not
+/// hold a private key at all (e.g. a public key passed by mistake) is reported as such first, with
+/// the reference's decoding error.
 pub fn load_private_key_file(path: &Path) -> Result<PrivateKey, KeyError> {
-    check_private_permissions(path)?;
     let text = read_key_text(path)?;
-    PrivateKey::from_text(&text)
+    let key = PrivateKey::from_text(&text)?;
+    check_private_permissions(path)?;
+    Ok(key)
 }
 
 pub fn load_public_key_file(path: &Path) -> Result<PublicKey, KeyError> {
@@ -497,5 +500,13 @@ mod tests {
         ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(load_private_key_file(&path).is_ok());
+        // A world-readable public key passed as the private key: the length error, as the reference.
+        let public = dir.path().join("pub");
+        std::fs::write(&public, VEC_PUB).unwrap();
+        std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            load_private_key_file(&public).err(),
+            Some(KeyError::PrivateLength(32))
+        );
     }
 }

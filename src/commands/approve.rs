@@ -123,9 +123,17 @@ struct ApproveOutput {
     expires_at: String,
     reason_code: String,
     scope: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_targets: i64,
+    #[serde(skip_serializing_if = "is_zero")]
+    max_ops: i64,
     key_id: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     warnings: Vec<String>,
+}
+
+fn is_zero(v: &i64) -> bool {
+    *v == 0
 }
 
 fn run_approve(ctx: &mut Ctx, p: Parsed) -> CmdResult {
@@ -162,6 +170,8 @@ fn run_approve(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         expires_at: token.expires_at.utc().rfc3339(),
         reason_code: token.reason_code.clone(),
         scope: token.scope.clone(),
+        max_targets: token.max_targets,
+        max_ops: token.max_ops,
         key_id: key.public().key_id(),
         warnings: warnings.clone(),
     };

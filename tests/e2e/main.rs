@@ -24,6 +24,9 @@ mod runpack;
 mod runpack_tools;
 mod runpack_vectors;
 
+// Gate depth: tokens, brokers, kill switch, approved scripts.
+mod token_vectors;
+
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]
 fn every_test_module_is_registered() {
