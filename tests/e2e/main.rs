@@ -25,6 +25,7 @@ mod runpack_tools;
 mod runpack_vectors;
 
 // Gate depth: tokens, brokers, kill switch, approved scripts.
+mod approvals;
 mod token_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
