@@ -26,6 +26,7 @@ mod runpack_vectors;
 
 // Gate depth: tokens, brokers, kill switch, approved scripts.
 mod approvals;
+mod brokers;
 mod token_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
