@@ -26,7 +26,9 @@ mod runpack_vectors;
 
 // Gate depth: tokens, brokers, kill switch, approved scripts.
 mod approvals;
+mod approved_scripts;
 mod brokers;
+mod kill_switch;
 mod token_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
