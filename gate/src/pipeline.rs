@@ -511,8 +511,12 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     let mut delegation_codes: Vec<String> = Vec::new();
     let mut delegation_audit: Option<DelegationAuditRecord> = None;
     let mut delegation_granted_ref = String::new();
-    if evaluation.require_delegation && !intent_invalid {
-        out.delegation_required = true;
+    // Tokens presented without being required are still checked and audited (CONTRACTS §1.2: the
+    // audits are written when delegation or approvals are "required/presented"); they decide nothing.
+    let delegation_presented = !req.delegation_tokens.is_empty();
+    if (evaluation.require_delegation || delegation_presented) && !intent_invalid {
+        let required = evaluation.require_delegation;
+        out.delegation_required = required;
         let links = crate::delegations::links(&prepared);
         let outcome = crate::delegations::check(
             &req.delegation_tokens,
@@ -526,16 +530,18 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             },
         );
         out.valid_delegations = outcome.valid;
-        if outcome.granted {
-            d.reasons.extend(outcome.reason_codes.iter().cloned());
-            out.delegation_ref = outcome.delegation_ref.clone();
-            delegation_granted_ref = outcome.delegation_ref.clone();
-        } else {
-            d.verdict = Verdict::Block;
-            d.reasons.extend(outcome.reason_codes.iter().cloned());
-            d.violations.push("delegation_not_granted".into());
+        if required {
+            if outcome.granted {
+                d.reasons.extend(outcome.reason_codes.iter().cloned());
+                out.delegation_ref = outcome.delegation_ref.clone();
+                delegation_granted_ref = outcome.delegation_ref.clone();
+            } else {
+                d.verdict = Verdict::Block;
+                d.reasons.extend(outcome.reason_codes.iter().cloned());
+                d.violations.push("delegation_not_granted".into());
+            }
+            delegation_codes = outcome.reason_codes.clone();
         }
-        delegation_codes = outcome.reason_codes.clone();
         delegation_audit = Some(DelegationAuditRecord {
             schema_id: DELEGATION_AUDIT_SCHEMA_ID.into(),
             schema_version: AUDIT_SCHEMA_VERSION.into(),
@@ -544,7 +550,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             tool_name: subject.tool_name.clone(),
             intent_digest: intent_digest.clone(),
             policy_digest: req.policy.digest.clone(),
-            delegation_required: true,
+            delegation_required: required,
             valid_delegations: outcome.valid,
             delegated: outcome.valid > 0,
             delegation_ref: outcome.delegation_ref,
@@ -563,7 +569,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     } else {
         evaluation.min_approvals
     };
-    if required > 0 && !intent_invalid {
+    if (required > 0 || !req.approval_tokens.is_empty()) && !intent_invalid {
         out.required_approvals = required;
         let binding = prepared.delegation_digest().unwrap_or_default();
         let scope = approval_scope(&prepared);

@@ -333,6 +333,40 @@ fn distinct_approvers_are_required_when_min_approvals_is_two() {
 }
 
 #[test]
+fn tokens_presented_without_being_required_are_audited_and_decide_nothing() {
+    // CONTRACTS §1.2: the audits are written when approvals/delegation are "required/presented".
+    let sb = sandbox();
+    sb.write("policy.yaml", POLICY);
+    sb.write("intent.json", INTENT);
+    let (_, first) = gate(&sb, "policy.yaml", "intent.json", &[]);
+    let (intent, policy) = digests(&first);
+    approve(&sb, "token.json", &intent, &policy, &[]);
+    sb.write("allow.yaml", "default_verdict: allow\n");
+    let (code, out) = gate(
+        &sb,
+        "allow.yaml",
+        "intent.json",
+        &[
+            "--approval-token",
+            "token.json",
+            "--approval-public-key",
+            "keys/ops_public.key",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(strings(&out["reason_codes"]), ["default_allow"]);
+    assert!(out.get("required_approvals").is_none());
+    let audit: Value =
+        serde_json::from_slice(&sb.read(out["approval_audit_path"].as_str().unwrap())).unwrap();
+    assert_eq!(audit["required_approvals"], 0);
+    // The token was made for another policy digest: listed, and invalid for this decision.
+    assert_eq!(
+        audit["entries"][0]["error_code"],
+        "approval_token_policy_mismatch"
+    );
+}
+
+#[test]
 fn unreadable_or_malformed_token_files_are_invalid_input() {
     let sb = sandbox();
     sb.write("policy.yaml", POLICY);
