@@ -77,22 +77,57 @@ pub fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
+/// True for the bytes JCS escapes: `"`, `\\` and controls.
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// The index of the next byte at or after `from` that needs escaping. Scans eight bytes at a time
+/// (a word test for "any byte below 0x20, equal to `\"` or to `\\`") and finishes byte by byte.
+#[inline]
+fn next_escape(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGH;
+    let mut i = from;
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        if below_space
+            | has_zero(w ^ (ONES * u64::from(b'"')))
+            | has_zero(w ^ (ONES * u64::from(b'\\')))
+            != 0
+        {
+            break;
+        }
+        i += 8;
+    }
+    bytes[i..]
+        .iter()
+        .position(|&b| needs_escape(b))
+        .map(|p| p + i)
+}
+
 /// RFC 8785 string form: only `"`, `\`, and controls are escaped; everything else is raw UTF-8.
 pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
     sink.put(b"\"");
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => {
-                sink.put(&bytes[start..i]);
+    while let Some(i) = next_escape(bytes, start) {
+        sink.put(&bytes[start..i]);
+        let b = bytes[i];
+        match b {
+            b'"' => sink.put(b"\\\""),
+            b'\\' => sink.put(b"\\\\"),
+            0x08 => sink.put(b"\\b"),
+            0x0c => sink.put(b"\\f"),
+            b'\n' => sink.put(b"\\n"),
+            b'\r' => sink.put(b"\\r"),
+            b'\t' => sink.put(b"\\t"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 sink.put(&[
                     b'\\',
@@ -102,13 +137,8 @@ pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
                     HEX[(b >> 4) as usize],
                     HEX[(b & 0xf) as usize],
                 ]);
-                start = i + 1;
-                continue;
             }
-            _ => continue,
-        };
-        sink.put(&bytes[start..i]);
-        sink.put(esc);
+        }
         start = i + 1;
     }
     sink.put(&bytes[start..]);
@@ -144,7 +174,7 @@ pub fn digest_node(node: &Node<'_>) -> String {
     // many small pieces JCS writes.
     let mut buf = Vec::with_capacity(1024);
     write_jcs(node, &mut buf);
-    hex::encode(Sha256::digest(&buf))
+    sha256_hex(&buf)
 }
 
 /// Errors turning a value into canonical bytes.
@@ -176,9 +206,16 @@ pub fn digest_of<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonError>
     Ok(sha256_hex(&jcs_of(value)?))
 }
 
-/// sha256 hex of raw bytes.
+/// sha256 hex of raw bytes (lowercase; a table lookup per byte — this runs on every digest).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// True when `s` is 64 lowercase-or-uppercase hex characters.
@@ -189,6 +226,44 @@ pub fn is_sha256_hex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(sha256_hex(b"x"), hex::encode(Sha256::digest(b"x")));
+    }
+
+    #[test]
+    fn the_word_scan_finds_every_escape_at_every_offset() {
+        // Each byte that needs escaping, and its neighbours that do not (including UTF-8 lead and
+        // continuation bytes), at every position of strings longer than two words.
+        let specials: Vec<u8> = (0u8..0x20).chain([b'"', b'\\']).collect();
+        let neighbours = [b' ', b'!', b'#', b'[', b']', 0x7f, 0x80, 0xbf, 0xc3, 0xff];
+        for len in 0..20 {
+            for fill in neighbours {
+                let plain = vec![fill; len];
+                assert_eq!(next_escape(&plain, 0), None);
+                for pos in 0..len {
+                    for &sp in &specials {
+                        let mut v = plain.clone();
+                        v[pos] = sp;
+                        assert_eq!(next_escape(&v, 0), Some(pos), "{v:?}");
+                        let naive = v.iter().position(|&b| needs_escape(b));
+                        assert_eq!(next_escape(&v, 0), naive);
+                    }
+                }
+            }
+        }
+        let mut out = Vec::new();
+        write_jcs_string("a\"b\\c\u{1}d\ne\u{e9}\u{1f600}0123456789", &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "\"a\\\"b\\\\c\\u0001d\\ne\u{e9}\u{1f600}0123456789\""
+        );
+    }
 
     fn jcs(src: &str) -> String {
         String::from_utf8(
