@@ -90,7 +90,7 @@ fn an_active_matching_entry_blocks_and_a_disabled_one_does_not() {
     assert_eq!(out["kill_switch"]["status"], "active");
     assert_eq!(
         strings(&out["kill_switch"]["matched_entry_ids"]),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     // A selector that does not match leaves the call alone.
     ks(
