@@ -27,6 +27,12 @@ mod runpack_vectors;
 
 // Regress: fixtures, graders, JUnit, script sandboxes.
 mod regress;
+// Gate depth: tokens, brokers, kill switch, approved scripts.
+mod approvals;
+mod approved_scripts;
+mod brokers;
+mod kill_switch;
+mod token_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]

@@ -235,9 +235,16 @@ pub fn digest_of<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonError>
     Ok(sha256_hex(&jcs_of(value)?))
 }
 
-/// sha256 hex of raw bytes.
+/// sha256 hex of raw bytes (lowercase; a table lookup per byte — this runs on every digest).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
 }
 
 /// sha256 hex of the concatenation of `parts` (a file held in chunks).
@@ -257,6 +264,15 @@ pub fn is_sha256_hex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(sha256_hex(b"x"), hex::encode(Sha256::digest(b"x")));
+    }
 
     fn jcs(src: &str) -> String {
         String::from_utf8(
