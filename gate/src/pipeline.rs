@@ -880,9 +880,10 @@ fn scope_key(scope: &str, tool: &str, identity: &str) -> String {
     }
 }
 
-/// The files a decision produces, written together at the end. Each is written atomically (temp
-/// file, fsync, rename); they are written in parallel because each fsync waits for the file
-/// system's journal and concurrent syncs share that wait.
+/// The files a decision produces, written together at the end, each atomically (temp file, fsync,
+/// rename). They are written one after the other on purpose: a writer thread saved a fraction of a
+/// millisecond on an idle machine but cost several when the cores were busy (the join waited for the
+/// scheduler), measured 13 ms → 2.5 ms mean under load.
 #[derive(Default)]
 struct PendingWrites {
     files: Vec<(PathBuf, Vec<u8>, &'static str)>,
@@ -906,27 +907,11 @@ impl PendingWrites {
     }
 
     fn commit(self) -> Result<(), GaitError> {
-        let write = |(path, bytes, what): &(PathBuf, Vec<u8>, &'static str)| {
+        for (path, bytes, what) in &self.files {
             fsx::write_atomic(path, bytes, 0o600)
-                .map_err(|e| GaitError::io(format!("write {what}: {e}")))
-        };
-        match self.files.as_slice() {
-            [] => Ok(()),
-            [only] => write(only),
-            [first, rest @ ..] => std::thread::scope(|scope| {
-                let others: Vec<_> = rest.iter().map(|f| scope.spawn(move || write(f))).collect();
-                let mut result = write(first);
-                for handle in others {
-                    let r = handle
-                        .join()
-                        .unwrap_or_else(|_| Err(GaitError::internal("file writer thread failed")));
-                    if result.is_ok() {
-                        result = r;
-                    }
-                }
-                result
-            }),
+                .map_err(|e| GaitError::io(format!("write {what}: {e}")))?;
         }
+        Ok(())
     }
 }
 
