@@ -229,6 +229,9 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
         _ => {}
     }
     let Some((cmd, consumed)) = crate::commands::find(&args) else {
+        if let Some((group, consumed)) = crate::commands::group(&args) {
+            return group_usage(ctx, &group, &args[consumed..]);
+        }
         // Commands contributed by installed native plugins; looked up only for unknown words.
         if let Some(result) = crate::commands::plugin::extension(ctx, &args) {
             return match result {
@@ -309,6 +312,40 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
             (err.exit_code(), Some(err.category))
         }
     }
+}
+
+/// `gait <group>` without a (known) subcommand: the group's commands with `--help` (exit 0), else an
+/// invalid-input error that lists them.
+fn group_usage(
+    ctx: &mut Ctx,
+    group: &str,
+    rest: &[String],
+) -> (i32, Option<gait_engine::Category>) {
+    ctx.command = group.to_string();
+    ctx.json = wants_json(rest);
+    let usage = crate::commands::group_usage(group);
+    if has_flag(rest, &["--help", "-help", "-h", "--explain", "-explain"]) {
+        let resp = Response {
+            exit: exit::OK,
+            json: serde_json::json!({"ok": true, "command": format!("gait {group}"), "usage": usage}),
+            text: usage,
+            warnings: Vec::new(),
+        };
+        emit_response(ctx, &resp);
+        return (exit::OK, None);
+    }
+    let message = match rest.iter().find(|a| !a.starts_with('-')) {
+        Some(word) => format!("unknown {group} subcommand: {word}"),
+        None => format!("missing subcommand: gait {group} <subcommand>"),
+    };
+    let err = GaitError::invalid(message)
+        .with_hint(format!("run `gait {group} --help` to list its commands"));
+    if ctx.json {
+        emit_error(ctx, &err);
+    } else {
+        write_stdout(format!("{group} error: {}\n{usage}", err.message).as_bytes());
+    }
+    (err.exit_code(), Some(err.category))
 }
 
 fn write_stdout(bytes: &[u8]) {

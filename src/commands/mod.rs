@@ -102,6 +102,41 @@ pub fn find(args: &[String]) -> Option<(&'static Command, usize)> {
     best
 }
 
+/// The command group named by the leading words of `args` (`run`, `kill-switch`, `plugin trust`) when
+/// no command matched them; returns the group's words and how many arguments it used.
+pub fn group(args: &[String]) -> Option<(String, usize)> {
+    let words: Vec<&str> = args
+        .iter()
+        .take_while(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    (1..=words.len()).rev().find_map(|k| {
+        let prefix = words[..k].join(" ");
+        let lead = format!("{prefix} ");
+        all()
+            .iter()
+            .any(|c| c.path.starts_with(&lead))
+            .then_some((prefix, k))
+    })
+}
+
+/// Usage of a command group: its commands with their summaries.
+pub fn group_usage(group: &str) -> String {
+    let lead = format!("{group} ");
+    let members: Vec<&Command> = all()
+        .iter()
+        .copied()
+        .filter(|c| c.path.starts_with(&lead))
+        .collect();
+    let width = members.iter().map(|c| c.path.len()).max().unwrap_or(0);
+    let mut out = format!("Usage: gait {group} <subcommand> [flags] [args]\n\nCommands:\n");
+    for cmd in members {
+        out.push_str(&format!("  {:<width$}  {}\n", cmd.path, cmd.summary));
+    }
+    out.push_str("\nRun `gait <command> --help` for a command's flags.\n");
+    out
+}
+
 /// Top-level usage: every command with its summary.
 pub fn usage() -> String {
     let mut out = String::from(
