@@ -248,18 +248,34 @@ fn command_groups_list_their_subcommands() {
     // `--help` on a group lists its commands and succeeds.
     let (code, out, _) = sb.run(&["run", "--help"]);
     assert_eq!(code, 0);
-    for sub in ["run record", "run replay", "run diff", "run reduce", "run inspect", "run receipt"] {
+    for sub in [
+        "run record",
+        "run replay",
+        "run diff",
+        "run reduce",
+        "run inspect",
+        "run receipt",
+    ] {
         assert!(out.contains(sub), "{sub} missing from:\n{out}");
     }
     // A group alone is an incomplete command: exit 6, the list on stdout, the envelope with --json.
     let (code, out, _) = sb.run(&["kill-switch"]);
     assert_eq!(code, 6);
-    assert!(out.starts_with("kill-switch error: missing subcommand"), "{out}");
+    assert!(
+        out.starts_with("kill-switch error: missing subcommand"),
+        "{out}"
+    );
     assert!(out.contains("kill-switch add"));
     let (code, json) = sb.run_json(&["plugin", "trust", "bogus", "--json"]);
     assert_eq!(code, 6);
     assert_eq!(json["error"], "unknown plugin trust subcommand: bogus");
-    assert_eq!(json["hint"], "run `gait plugin trust --help` to list its commands");
+    assert_eq!(
+        json["hint"],
+        "run `gait plugin trust --help` to list its commands"
+    );
     // A word that is no group stays an unknown command.
-    assert_eq!(sb.run_json(&["nope", "--json"]).1["error"], "unknown command: nope");
+    assert_eq!(
+        sb.run_json(&["nope", "--json"]).1["error"],
+        "unknown command: nope"
+    );
 }
