@@ -361,6 +361,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     let env = Env {
         now: req.evaluation_time,
         wrkr: inventory,
+        predicates: req.policy.predicates(),
     };
 
     // 2–4. Evaluate, with the kill switch around it.

@@ -65,7 +65,15 @@ pub fn run(
     let raw_digest = intent.digest();
     let mut prepared = intent.clone();
     crate::prepare::strip_context_claims(&mut prepared);
-    let ev = evaluate(&policy.policy, &prepared, &Env { now, wrkr: None });
+    let ev = evaluate(
+        &policy.policy,
+        &prepared,
+        &Env {
+            now,
+            wrkr: None,
+            predicates: policy.predicates(),
+        },
+    );
     let verdict = ev.verdict.as_str().to_string();
     Ok(PolicyTestResult {
         ok: true,

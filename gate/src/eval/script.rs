@@ -60,6 +60,7 @@ pub(crate) fn evaluate_script(
             arg_provenance: &step.arg_provenance,
             context,
             intent,
+            step: Some((index, step)),
         };
         let ev = evaluate_view(policy, &view, env);
         step_verdicts.push(StepVerdict {
