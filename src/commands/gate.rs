@@ -5,6 +5,7 @@ use gait_engine::crypto::KeySource;
 use gait_engine::{GaitError, GoTime};
 use gait_gate::cache::PolicyCache;
 use gait_gate::gate_eval::{GateEvalOptions, gate_eval};
+use gait_gate::predicate::PredicateHandle;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -220,12 +221,16 @@ fn load_config(p: &Parsed) -> Result<gait_gate::config::GateDefaults, GaitError>
     Ok(cfg.gate)
 }
 
-/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it).
+/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it). Policies
+/// naming predicates bind them through the plugin host (installed predicate plugins, verified and
+/// compiled on first use only).
 pub fn policy_cache(ctx: &Ctx) -> PolicyCache {
-    match ctx.env("GAIT_POLICY_CACHE").as_deref().map(str::trim) {
+    let cache = match ctx.env("GAIT_POLICY_CACHE").as_deref().map(str::trim) {
         Some("off" | "0" | "false") => PolicyCache::disabled(),
         _ => PolicyCache::new(ctx.gait_home().join("cache").join("policies")),
-    }
+    };
+    let predicates = super::plugin::host(ctx).predicates();
+    cache.with_predicates(PredicateHandle::new(predicates))
 }
 
 fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
