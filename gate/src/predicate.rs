@@ -141,3 +141,178 @@ pub fn input(view: &View<'_>) -> Value {
     }
     Value::Object(root)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Env, evaluate};
+    use crate::policy::{LoadedPolicy, Verdict};
+    use gait_engine::GoTime;
+    use std::sync::Mutex;
+
+    /// Answers from a fixed table and records what it was shown.
+    struct Table {
+        answers: Vec<(&'static str, Result<bool, PredicateFailure>)>,
+        seen: Mutex<Vec<Value>>,
+    }
+
+    impl Predicates for Table {
+        fn resolve(&self, name: &str) -> Result<PredicateIdentity, GaitError> {
+            if !self.answers.iter().any(|(n, _)| *n == name) {
+                return Err(GaitError::invalid(format!("unknown predicate {name}")));
+            }
+            Ok(PredicateIdentity {
+                name: name.into(),
+                version: "1.2.3".into(),
+                manifest_digest: "ab".repeat(32),
+                script_sha256: "cd".repeat(32),
+            })
+        }
+
+        fn evaluate(&self, name: &str, intent: &Arc<Value>) -> Result<bool, PredicateFailure> {
+            self.seen.lock().unwrap().push((**intent).clone());
+            self.answers
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, a)| a.clone())
+                .unwrap_or_else(|| Err(PredicateFailure::error("unknown")))
+        }
+    }
+
+    fn table(answers: Vec<(&'static str, Result<bool, PredicateFailure>)>) -> Arc<Table> {
+        Arc::new(Table {
+            answers,
+            seen: Mutex::new(Vec::new()),
+        })
+    }
+
+    const POLICY: &str = "default_verdict: allow\nrules:\n  - name: guarded\n    effect: block\n    match:\n      tool_names: [tool.pay]\n      predicate: p\n  - name: plain\n    priority: 5\n    effect: require_approval\n    match:\n      tool_names: [tool.pay]\n";
+    const INTENT: &[u8] = br#"{"tool_name":"tool.pay","args":{"amount":7},"targets":[{"kind":"host","value":"bank","operation":"write"}],"context":{"identity":"a","workspace":"/w","risk_class":"high"}}"#;
+
+    fn run(policy: &LoadedPolicy, intent: &[u8]) -> crate::eval::Evaluation {
+        let intent = crate::intent::load(intent).unwrap();
+        evaluate(
+            &policy.policy,
+            &intent,
+            &Env {
+                now: GoTime::epoch_1980(),
+                wrkr: None,
+                predicates: policy.predicates(),
+            },
+        )
+    }
+
+    #[test]
+    fn the_predicate_sees_the_normalized_intent() {
+        let t = table(vec![("p", Ok(true))]);
+        let policy =
+            crate::policy::load_with(POLICY.as_bytes(), &PredicateHandle::new(t.clone())).unwrap();
+        let ev = run(&policy, INTENT);
+        assert_eq!(ev.verdict, Verdict::Block);
+        let seen = t.seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let expected = crate::intent::load(INTENT).unwrap().payload().to_value();
+        assert_eq!(seen[0], expected);
+        assert_eq!(seen[0]["args"]["amount"], 7.0);
+        assert_eq!(seen[0]["context"]["identity"], "a");
+    }
+
+    #[test]
+    fn false_skips_the_rule_and_the_next_group_decides() {
+        let t = table(vec![("p", Ok(false))]);
+        let policy = crate::policy::load_with(POLICY.as_bytes(), &PredicateHandle::new(t)).unwrap();
+        let ev = run(&policy, INTENT);
+        assert_eq!(ev.verdict, Verdict::RequireApproval);
+        assert_eq!(ev.matched_rules, ["plain"]);
+    }
+
+    #[test]
+    fn failures_block_and_say_why() {
+        for (failure, code) in [
+            (PredicateFailure::error("x"), PREDICATE_ERROR),
+            (
+                PredicateFailure {
+                    reason_code: PREDICATE_LIMIT_EXCEEDED,
+                    message: "x".into(),
+                },
+                PREDICATE_LIMIT_EXCEEDED,
+            ),
+        ] {
+            let t = table(vec![("p", Err(failure))]);
+            let policy =
+                crate::policy::load_with(POLICY.as_bytes(), &PredicateHandle::new(t)).unwrap();
+            let ev = run(&policy, INTENT);
+            assert_eq!(ev.verdict, Verdict::Block);
+            assert_eq!(ev.reason_codes, [code]);
+            assert_eq!(ev.violations, [PREDICATE_FAILED]);
+        }
+        // A policy evaluated without its predicates (a caller bug) blocks too.
+        let t = table(vec![("p", Ok(false))]);
+        let mut policy =
+            crate::policy::load_with(POLICY.as_bytes(), &PredicateHandle::new(t)).unwrap();
+        policy.evaluator = PredicateHandle::none();
+        let ev = run(&policy, INTENT);
+        assert_eq!(
+            (ev.verdict, ev.reason_codes),
+            (Verdict::Block, vec![PREDICATE_UNAVAILABLE.to_string()])
+        );
+    }
+
+    #[test]
+    fn script_steps_show_the_step_as_the_call() {
+        let t = table(vec![("p", Ok(false))]);
+        let policy =
+            crate::policy::load_with(POLICY.as_bytes(), &PredicateHandle::new(t.clone())).unwrap();
+        let script = br#"{"tool_name":"script","args":{},"script":{"steps":[
+            {"tool_name":"tool.read","args":{"path":"/a"}},
+            {"tool_name":"tool.pay","args":{"amount":9},"targets":[{"kind":"host","value":"bank","operation":"write"}],"arg_provenance":[{"arg_path":"$.amount","source":"user"}]}]},
+            "context":{"identity":"a","workspace":"/w","risk_class":"high"}}"#;
+        run(&policy, script);
+        let seen = t.seen.lock().unwrap();
+        // Only the second step matches tool.pay declaratively.
+        assert_eq!(seen.len(), 1);
+        let v = &seen[0];
+        assert_eq!(v["tool_name"], "tool.pay");
+        assert_eq!(v["args"]["amount"], 9.0);
+        assert_eq!(v["script_step_index"], 1);
+        assert_eq!(v["targets"][0]["value"], "bank");
+        assert_eq!(v["arg_provenance"][0]["source"], "user");
+        assert!(v.get("script").is_none());
+        assert!(v.get("script_hash").is_some());
+    }
+
+    #[test]
+    fn the_digest_changes_only_with_a_predicate() {
+        let t = table(vec![("p", Ok(true))]);
+        let handle = PredicateHandle::new(t);
+        let bound = crate::policy::load_with(POLICY.as_bytes(), &handle).unwrap();
+        assert_eq!(bound.predicates.len(), 1);
+        let payload = crate::policy::digest::payload_bound(&bound.policy, &bound.predicates);
+        assert_eq!(
+            payload["Rules"][0]["Match"]["Predicate"],
+            serde_json::json!({"Name": "p", "Version": "1.2.3", "ManifestDigest": "ab".repeat(32), "ScriptSHA256": "cd".repeat(32)})
+        );
+        assert!(payload["Rules"][1]["Match"].get("Predicate").is_none());
+        // Same policy without the predicate: the reference digest, whatever the handle.
+        let plain = POLICY.replace("      predicate: p\n", "");
+        assert_eq!(
+            crate::policy::load_with(plain.as_bytes(), &handle)
+                .unwrap()
+                .digest,
+            crate::policy::load(plain.as_bytes()).unwrap().digest
+        );
+        assert_ne!(
+            bound.digest,
+            crate::policy::load(plain.as_bytes()).unwrap().digest
+        );
+        // fmt keeps the predicate, so the formatted policy binds to the same digest.
+        let formatted = crate::policy::fmt::format(&bound.policy);
+        assert!(formatted.contains("predicate: \"p\""), "{formatted}");
+        assert_eq!(
+            crate::policy::load_with(formatted.as_bytes(), &handle)
+                .unwrap()
+                .digest,
+            bound.digest
+        );
+    }
+}
