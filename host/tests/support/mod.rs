@@ -21,6 +21,12 @@ pub struct Home {
     pub key: PrivateKey,
 }
 
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Home {
     /// A gait home trusting `key` (seed 7) and an empty registry `reg/`.
     pub fn new() -> Home {
