@@ -27,6 +27,9 @@ pub struct PolicyTestResult {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub matched_rule: String,
     pub summary: String,
+    /// Why predicates that blocked could not answer (gait extension; absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub verdict_kind: Verdict,
 }
@@ -87,6 +90,7 @@ pub fn run(
         matched_rule: ev.matched_rule(),
         reason_codes: ev.reason_codes,
         violations: ev.violations,
+        warnings: ev.predicate_failures,
         verdict_kind: ev.verdict,
     })
 }

@@ -109,7 +109,8 @@ fn run_test(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         "\npolicy_digest={}\nintent_digest={}",
         result.policy_digest, result.intent_digest
     ));
-    Response::new(code, &result, text)
+    let warnings = result.warnings.clone();
+    Ok(Response::new(code, &result, text)?.with_warnings(&warnings))
 }
 
 fn one_positional(p: &Parsed, usage: &str) -> Result<String, GaitError> {

@@ -354,6 +354,24 @@ fn a_failing_predicate_blocks_even_an_allow_rule() {
     assert_eq!((code, &out["verdict"]), (3, &json!("block")), "{out}");
     assert_eq!(out["reason_codes"], json!(["predicate_error"]));
     assert_eq!(out["violations"], json!(["predicate_failed"]));
+    // The warning says why (the script's own error), on stdout JSON only; stderr stays empty.
+    // (The other warning is the dev-mode signing key's.)
+    let why = "predicate broken: line 1, column 1: script error: no";
+    assert!(
+        out["warnings"].as_array().unwrap().contains(&json!(why)),
+        "{out}"
+    );
+    let (code, t) = json(&sb, &["policy", "test", "policy.yaml", "big.json"]);
+    assert_eq!(
+        (code, &t["reason_codes"]),
+        (3, &json!(["predicate_error"])),
+        "{t}"
+    );
+    assert_eq!(t["warnings"], json!([why]));
+    // In text mode the warning goes to stderr.
+    let (code, _, err) = sb.run(&["policy", "test", "policy.yaml", "big.json"]);
+    assert_eq!(code, 3);
+    assert!(err.starts_with("warning: predicate broken"), "{err}");
     // The decision is traced like any other.
     let trace: Value = serde_json::from_slice(&sb.read("t.json")).unwrap();
     assert_eq!(trace["verdict"], "block", "{trace}");

@@ -117,6 +117,8 @@ pub struct Evaluation {
     pub fail_closed_reason_codes: Vec<String>,
     pub missing_fields: Vec<String>,
     pub script: Option<ScriptEvaluation>,
+    /// Why predicates that blocked could not answer (messages for humans; sorted, deduplicated).
+    pub predicate_failures: Vec<String>,
 }
 
 impl Evaluation {
@@ -225,6 +227,8 @@ pub(crate) struct RuleEval {
     pub violations: Vec<String>,
     pub freeze_window: Option<FreezeWindowDecision>,
     pub sandbox: Option<SandboxDecision>,
+    /// The predicate's failure message, when its failure decided this rule.
+    pub predicate_failure: Option<String>,
 }
 
 /// Evaluates one view (a single intent or one script step) against the rules.
@@ -295,6 +299,7 @@ fn predicate_failed(failure: PredicateFailure) -> RuleEval {
         violations: vec![predicate::PREDICATE_FAILED.to_string()],
         freeze_window: None,
         sandbox: None,
+        predicate_failure: Some(failure.message),
     }
 }
 
@@ -339,6 +344,12 @@ fn combine(matched: &[(&Rule, RuleEval)]) -> Evaluation {
     out.reason_codes = sorted(reasons);
     out.violations = sorted(violations);
     out.broker_scopes = sorted(broker_scopes);
+    out.predicate_failures = sorted(
+        matched
+            .iter()
+            .filter_map(|(_, e)| e.predicate_failure.clone())
+            .collect(),
+    );
     out.freeze_window = pick_decision(
         matched,
         verdict,

@@ -132,6 +132,12 @@ pub(crate) fn evaluate_script(
     out.freeze_window = per_step.iter().find_map(|e| e.freeze_window.clone());
     out.sandbox = per_step.iter().find_map(|e| e.sandbox.clone());
     out.broker_scopes = sorted(std::mem::take(&mut out.broker_scopes));
+    out.predicate_failures = sorted(
+        per_step
+            .iter()
+            .flat_map(|e| e.predicate_failures.iter().cloned())
+            .collect(),
+    );
     out.reason_codes = sorted(reasons);
     out.violations = sorted(violations);
     let matched = sorted(matched);
