@@ -24,9 +24,11 @@ pub const DEV_KEY_WARNING: &str =
 pub enum KeyError {
     #[error("decode key: {0}")]
     Decode(String),
-    #[error("invalid private key length: expected 64 bytes, got {0}")]
+    /// The reference's wording (a 64-byte seed‖public key is expected).
+    #[error("invalid private key length: {0}")]
     PrivateLength(usize),
-    #[error("invalid public key length: expected 32 bytes, got {0}")]
+    /// The reference's wording (a 32-byte key is expected).
+    #[error("invalid public key length: {0}")]
     PublicLength(usize),
     #[error("private key is inconsistent: its public half does not match its seed")]
     Inconsistent,
@@ -44,6 +46,10 @@ pub enum KeyError {
     NoPrivateKey,
     #[error("unsupported key mode: {0}")]
     Mode(String),
+    #[error("dev mode does not accept explicit key sources")]
+    DevWithExplicitKey,
+    #[error("prod mode requires a private key source")]
+    ProdWithoutKey,
 }
 
 /// An ed25519 signing key.
@@ -201,11 +207,14 @@ pub enum SignatureError {
     Invalid,
 }
 
-/// Reads a private key file; refuses one that group or others can read (unix).
+/// Reads a private key file; refuses one that group or others can read (unix). A file that does not
+/// hold a private key at all (e.g. a public key passed by mistake) is reported as such first, with
+/// the reference's decoding error.
 pub fn load_private_key_file(path: &Path) -> Result<PrivateKey, KeyError> {
-    check_private_permissions(path)?;
     let text = read_key_text(path)?;
-    PrivateKey::from_text(&text)
+    let key = PrivateKey::from_text(&text)?;
+    check_private_permissions(path)?;
+    Ok(key)
 }
 
 pub fn load_public_key_file(path: &Path) -> Result<PublicKey, KeyError> {
@@ -310,24 +319,30 @@ pub struct SigningChoice {
     pub warning: Option<&'static str>,
 }
 
-/// Resolves the gate's signing key: prod loads the configured key; dev uses `dev_seed` (ephemeral).
+/// Resolves a signing key by mode, as the reference's `LoadSigningKey` does for `gate eval`,
+/// `approve`, `delegate mint` and `approve-script`: prod loads the configured private key (and
+/// requires one); dev uses an ephemeral key from `dev_seed` and refuses explicit key sources, so a
+/// key flag without `--key-mode prod` is an error rather than silently ignored (tokens.jsonl
+/// `approval-err-dev-with-key`, `approval-err-prod-no-key`). `gait run record` has its own rule (a key
+/// flag alone signs), see the runpack writers.
 pub fn resolve_signing_key(
     mode: KeyMode,
     source: &KeySource,
     dev_seed: [u8; 32],
 ) -> Result<SigningChoice, KeyError> {
     match mode {
-        KeyMode::Prod => Ok(SigningChoice {
-            key: source.load_private()?,
-            warning: None,
-        }),
+        KeyMode::Prod => {
+            if !source.is_set() {
+                return Err(KeyError::ProdWithoutKey);
+            }
+            Ok(SigningChoice {
+                key: source.load_private()?,
+                warning: None,
+            })
+        }
         KeyMode::Dev => {
             if source.is_set() {
-                // An explicit key wins over an ephemeral one: signatures then verify across machines.
-                return Ok(SigningChoice {
-                    key: source.load_private()?,
-                    warning: None,
-                });
+                return Err(KeyError::DevWithExplicitKey);
             }
             Ok(SigningChoice {
                 key: PrivateKey::from_seed(&dev_seed),
@@ -430,6 +445,47 @@ mod tests {
         );
     }
 
+    #[test]
+    fn key_modes_resolve_like_the_reference() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k");
+        std::fs::write(&path, VEC_PRIV).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let explicit = KeySource {
+            path: Some(path),
+            env: None,
+        };
+        let none = KeySource::default();
+        let seed = [3u8; 32];
+        let prod = resolve_signing_key(KeyMode::Prod, &explicit, seed).unwrap();
+        assert_eq!(prod.key.public(), PublicKey::from_text(VEC_PUB).unwrap());
+        assert!(prod.warning.is_none());
+        assert_eq!(
+            resolve_signing_key(KeyMode::Prod, &none, seed)
+                .err()
+                .map(|e| e.to_string()),
+            Some("prod mode requires a private key source".to_string())
+        );
+        assert_eq!(
+            resolve_signing_key(KeyMode::Dev, &explicit, seed)
+                .err()
+                .map(|e| e.to_string()),
+            Some("dev mode does not accept explicit key sources".to_string())
+        );
+        let dev = resolve_signing_key(KeyMode::Dev, &none, seed).unwrap();
+        assert_eq!(dev.key.public(), PrivateKey::from_seed(&seed).public());
+        assert_eq!(dev.warning, Some(DEV_KEY_WARNING));
+        // tokens.jsonl `approval-err-public-as-private`: the reference's length message.
+        assert_eq!(
+            PrivateKey::from_text(VEC_PUB).err().map(|e| e.to_string()),
+            Some("invalid private key length: 32".to_string())
+        );
+    }
+
     #[cfg(unix)]
     #[test]
     fn refuses_group_readable_private_keys() {
@@ -444,5 +500,13 @@ mod tests {
         ));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(load_private_key_file(&path).is_ok());
+        // A world-readable public key passed as the private key: the length error, as the reference.
+        let public = dir.path().join("pub");
+        std::fs::write(&public, VEC_PUB).unwrap();
+        std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            load_private_key_file(&public).err(),
+            Some(KeyError::PrivateLength(32))
+        );
     }
 }

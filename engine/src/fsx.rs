@@ -105,6 +105,18 @@ pub fn create_dir_all(dir: &Path) -> Result<(), FsError> {
 
 /// Writes `bytes` to `path` atomically with the given unix mode (0600 for keys, tokens and traces).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    write_atomic_with(path, bytes, mode, true)
+}
+
+/// [`write_atomic`] without the fsync. Readers, and a crash of gait itself, still never see a partial
+/// file (temp file + rename); only a power loss right after the write may lose it. For artifacts that
+/// are re-derived from their inputs (runpacks, reports), whose writes must stay fast: an fsync costs
+/// several milliseconds, more than all of `gait demo`.
+pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
+    write_atomic_with(path, bytes, mode, false)
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), FsError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -129,7 +141,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError>
         }
         let mut f = opts.open(&tmp).map_err(|e| io_err("create", &tmp, &e))?;
         f.write_all(bytes).map_err(|e| io_err("write", &tmp, &e))?;
-        f.sync_all().map_err(|e| io_err("sync", &tmp, &e))?;
+        if sync {
+            f.sync_all().map_err(|e| io_err("sync", &tmp, &e))?;
+        }
         set_mode(&tmp, mode)?;
         drop(f);
         fs::rename(&tmp, path).map_err(|e| io_err("rename", path, &e))

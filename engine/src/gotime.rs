@@ -295,67 +295,125 @@ impl<'de> Deserialize<'de> for GoTime {
     }
 }
 
-/// Parses a Go duration string (`1h`, `90m`, `1.5h`, `300ms`, `-2h45m`) into nanoseconds.
+/// Parses a Go duration string (`1h`, `90m`, `1.5h`, `300ms`, `-2h45m`) into nanoseconds, with Go's
+/// `time.ParseDuration` arithmetic: integer parts exact, fractions scaled through a float64 and
+/// truncated, the same overflow limits and error texts. Token expiry (and so token ids) depends on
+/// it nanosecond for nanosecond.
 pub fn parse_go_duration(s: &str) -> Result<i128, String> {
+    const LIMIT: u64 = 1 << 63;
     let orig = s;
     let invalid = || format!("time: invalid duration {}", crate::canon::go_quote(orig));
-    let mut s = s;
+    let mut s = s.as_bytes();
     let mut neg = false;
-    if let Some(rest) = s.strip_prefix('-') {
-        neg = true;
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('+') {
+    if let Some((&c, rest)) = s.split_first()
+        && (c == b'-' || c == b'+')
+    {
+        neg = c == b'-';
         s = rest;
     }
-    if s == "0" {
+    if s == b"0" {
         return Ok(0);
     }
     if s.is_empty() {
         return Err(invalid());
     }
-    let mut total: f64 = 0.0;
+    let mut total: u64 = 0;
     while !s.is_empty() {
-        let num_end = s
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(s.len());
-        if num_end == 0 {
+        if !(s[0] == b'.' || s[0].is_ascii_digit()) {
             return Err(invalid());
         }
-        let value: f64 = s[..num_end].parse().map_err(|_| invalid())?;
-        s = &s[num_end..];
-        let unit_end = s
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(s.len());
-        let unit = &s[..unit_end];
-        s = &s[unit_end..];
-        let scale: f64 = match unit {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            "" => {
-                return Err(format!(
-                    "time: missing unit in duration {}",
-                    crate::canon::go_quote(orig)
-                ));
+        // [0-9]*
+        let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+        let mut v: u64 = 0;
+        for &c in &s[..digits] {
+            if v > LIMIT / 10 {
+                return Err(invalid());
             }
+            v = v * 10 + u64::from(c - b'0');
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        let pre = digits > 0;
+        s = &s[digits..];
+        // (\.[0-9]*)?
+        let (mut f, mut scale, mut post) = (0u64, 1f64, false);
+        if s.first() == Some(&b'.') {
+            s = &s[1..];
+            let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+            let mut overflow = false;
+            for &c in &s[..digits] {
+                if overflow {
+                    continue;
+                }
+                if f > (LIMIT - 1) / 10 {
+                    overflow = true;
+                    continue;
+                }
+                let y = f * 10 + u64::from(c - b'0');
+                if y > LIMIT {
+                    overflow = true;
+                    continue;
+                }
+                f = y;
+                scale *= 10.0;
+            }
+            post = digits > 0;
+            s = &s[digits..];
+        }
+        if !pre && !post {
+            return Err(invalid());
+        }
+        let unit_len = s
+            .iter()
+            .position(|c| *c == b'.' || c.is_ascii_digit())
+            .unwrap_or(s.len());
+        if unit_len == 0 {
+            return Err(format!(
+                "time: missing unit in duration {}",
+                crate::canon::go_quote(orig)
+            ));
+        }
+        let unit_bytes = &s[..unit_len];
+        s = &s[unit_len..];
+        let unit: u64 = match unit_bytes {
+            b"ns" => 1,
+            // "µs" (U+00B5) and "μs" (U+03BC) in UTF-8.
+            b"us" | b"\xc2\xb5s" | b"\xce\xbcs" => 1_000,
+            b"ms" => 1_000_000,
+            b"s" => 1_000_000_000,
+            b"m" => 60_000_000_000,
+            b"h" => 3_600_000_000_000,
             _ => {
                 return Err(format!(
                     "time: unknown unit {} in duration {}",
-                    crate::canon::go_quote(unit),
+                    crate::canon::go_quote(&String::from_utf8_lossy(unit_bytes)),
                     crate::canon::go_quote(orig)
                 ));
             }
         };
-        total += value * scale;
+        if v > LIMIT / unit {
+            return Err(invalid());
+        }
+        v *= unit;
+        if f > 0 {
+            v += (f as f64 * (unit as f64 / scale)) as u64;
+            if v > LIMIT {
+                return Err(invalid());
+            }
+        }
+        total += v;
+        if total > LIMIT {
+            return Err(invalid());
+        }
     }
-    if total > 9.223_372_036_854_776e18 {
+    if neg {
+        return Ok(-(total as i128));
+    }
+    if total > LIMIT - 1 {
         return Err(invalid());
     }
-    let nanos = total.round() as i128;
-    Ok(if neg { -nanos } else { nanos })
+    Ok(total as i128)
 }
 
 #[cfg(test)]
@@ -424,5 +482,31 @@ mod tests {
             "time: invalid duration \"soon\""
         );
         assert!(parse_go_duration("1d").is_err());
+        // Go's arithmetic: fractions truncate through a float64; µ spellings; a bare "." is invalid.
+        assert_eq!(parse_go_duration("1h30m15s").unwrap(), 5_415_000_000_000);
+        assert_eq!(parse_go_duration("1ns").unwrap(), 1);
+        assert_eq!(parse_go_duration("0.3333333333s").unwrap(), 333_333_333);
+        assert_eq!(parse_go_duration("1.0000000005s").unwrap(), 1_000_000_000);
+        assert_eq!(parse_go_duration("2\u{b5}s").unwrap(), 2_000);
+        assert_eq!(parse_go_duration("2\u{3bc}s").unwrap(), 2_000);
+        assert_eq!(parse_go_duration(".5s").unwrap(), 500_000_000);
+        assert_eq!(parse_go_duration("+5s").unwrap(), 5_000_000_000);
+        assert_eq!(
+            parse_go_duration(".s").unwrap_err(),
+            "time: invalid duration \".s\""
+        );
+        assert_eq!(
+            parse_go_duration("5x").unwrap_err(),
+            "time: unknown unit \"x\" in duration \"5x\""
+        );
+        assert_eq!(
+            parse_go_duration("2562047h47m16.854775807s").unwrap(),
+            i64::MAX as i128
+        );
+        assert!(parse_go_duration("2562047h47m16.854775808s").is_err());
+        assert_eq!(
+            parse_go_duration("-2562047h47m16.854775808s").unwrap(),
+            i64::MIN as i128
+        );
     }
 }

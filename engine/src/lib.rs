@@ -11,6 +11,7 @@ pub mod gojson;
 pub mod gotime;
 pub mod procx;
 pub mod runpack;
+pub mod schema;
 pub mod zipx;
 // regress: plugin seams (the Grader trait) and the regress artifacts
 pub mod plugin;

@@ -6,13 +6,19 @@
 //! or as soon as the child itself exits — kills the whole group, so no grandchild outlives the call
 //! (DEVIATIONS #4 describes the reference's broker, whose timeout left children running). Output is
 //! captured up to a cap per stream; the rest is drained and dropped so the child never blocks on a
-//! full pipe.
+//! full pipe — or, with [`SpawnRequest::kill_on_overflow`], the group is killed as soon as a stream
+//! passes the cap.
+//!
+//! A process that escaped the group (e.g. with `setsid`) may keep a pipe open after the kill; the
+//! readers are then given a short grace period and abandoned, so the call still returns on time.
 //!
 //! Timing is measured only to enforce the timeout; nothing returned depends on the clock except
 //! whether the timeout fired.
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -23,17 +29,44 @@ pub struct SpawnRequest<'a> {
     pub timeout: Duration,
     /// Bytes kept per stream (stdout and stderr each).
     pub output_cap: usize,
+    /// Bytes written to the child's stdin (then closed); empty = stdin is `/dev/null`.
+    pub stdin: &'a [u8],
+    /// Kill the group as soon as a stream passes `output_cap` (instead of draining the rest).
+    pub kill_on_overflow: bool,
+}
+
+impl<'a> SpawnRequest<'a> {
+    /// A request with no stdin that drains output beyond the cap.
+    pub fn new(
+        program: &'a str,
+        args: &'a [String],
+        cwd: &'a Path,
+        timeout: Duration,
+        output_cap: usize,
+    ) -> Self {
+        SpawnRequest {
+            program,
+            args,
+            cwd,
+            timeout,
+            output_cap,
+            stdin: &[],
+            kill_on_overflow: false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SpawnOutcome {
-    /// `None` when the child was killed (timeout) or ended by a signal.
+    /// `None` when the child was killed (timeout, overflow) or ended by a signal.
     pub exit_code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub timed_out: bool,
     pub stdout_truncated: bool,
     pub stderr_truncated: bool,
+    /// The group was killed because a stream passed the cap (`kill_on_overflow`).
+    pub killed_on_overflow: bool,
 }
 
 /// Runs commands. Implementations decide isolation; [`SystemSpawner`] is the real one.
@@ -46,44 +79,89 @@ pub trait ProcessSpawner: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemSpawner;
 
-/// Reads a stream to its end, keeping at most `cap` bytes.
+/// How long readers may take to see end-of-file after the group was killed.
+const READER_GRACE: Duration = Duration::from_millis(500);
+
+/// What a reader thread has captured so far (shared, so an abandoned reader's bytes are still
+/// available).
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    truncated: bool,
+}
+
+struct Reader {
+    shared: Arc<Mutex<Captured>>,
+    done: mpsc::Receiver<()>,
+}
+
+/// Reads a stream to its end, keeping at most `cap` bytes; raises `overflow` once the cap is passed.
 fn capture(
     mut stream: impl Read + Send + 'static,
     cap: usize,
-) -> std::thread::JoinHandle<(Vec<u8>, bool)> {
+    overflow: Arc<AtomicBool>,
+) -> Reader {
+    let shared = Arc::new(Mutex::new(Captured::default()));
+    let (tx, done) = mpsc::channel();
+    let sink = Arc::clone(&shared);
     std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut truncated = false;
         let mut buf = [0u8; 8192];
         loop {
             match stream.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
+                    let Ok(mut c) = sink.lock() else { break };
+                    let room = cap.saturating_sub(c.kept.len());
                     if n > room {
-                        truncated = true;
+                        c.truncated = true;
+                        overflow.store(true, Ordering::SeqCst);
                     }
-                    kept.extend_from_slice(&buf[..n.min(room)]);
+                    c.kept.extend_from_slice(&buf[..n.min(room)]);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             }
         }
-        (kept, truncated)
-    })
+        let _ = tx.send(());
+    });
+    Reader { shared, done }
 }
 
-fn join(handle: Option<std::thread::JoinHandle<(Vec<u8>, bool)>>) -> (Vec<u8>, bool) {
-    handle
-        .and_then(|h| h.join().ok())
-        .unwrap_or((Vec::new(), false))
+/// Waits for a reader until `deadline`, then takes what it captured (abandoning it if still blocked).
+fn collect(reader: Option<Reader>, deadline: Instant) -> (Vec<u8>, bool) {
+    let Some(r) = reader else {
+        return (Vec::new(), false);
+    };
+    let _ = r
+        .done
+        .recv_timeout(deadline.saturating_duration_since(Instant::now()));
+    match r.shared.lock() {
+        Ok(mut c) => (std::mem::take(&mut c.kept), c.truncated),
+        Err(_) => (Vec::new(), false),
+    }
 }
 
-/// Polls `exited` until it reports true or the deadline passes; returns whether it timed out.
-fn wait_until(deadline: Instant, mut exited: impl FnMut() -> io::Result<bool>) -> io::Result<bool> {
+/// Feeds stdin from a thread (a child that never reads it must not block us); errors such as a
+/// closed pipe are the child's business.
+fn feed(stdin: Option<impl Write + Send + 'static>, bytes: &[u8]) {
+    if let Some(mut pipe) = stdin {
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        });
+    }
+}
+
+/// Polls `exited` until it reports true, `overflow` is raised or the deadline passes; returns
+/// whether it timed out.
+fn wait_until(
+    deadline: Instant,
+    overflow: Option<&AtomicBool>,
+    mut exited: impl FnMut() -> io::Result<bool>,
+) -> io::Result<bool> {
     let mut pause = Duration::from_millis(1);
     loop {
-        if exited()? {
+        if exited()? || overflow.is_some_and(|o| o.load(Ordering::SeqCst)) {
             return Ok(false);
         }
         let now = Instant::now();
@@ -92,6 +170,14 @@ fn wait_until(deadline: Instant, mut exited: impl FnMut() -> io::Result<bool>) -
         }
         std::thread::sleep(pause.min(deadline - now));
         pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+fn stdin_mode(req: &SpawnRequest<'_>) -> std::process::Stdio {
+    if req.stdin.is_empty() {
+        std::process::Stdio::null()
+    } else {
+        std::process::Stdio::piped()
     }
 }
 
@@ -138,24 +224,38 @@ mod imp {
         let mut child = Command::new(req.program)
             .args(req.args)
             .current_dir(req.cwd)
-            .stdin(Stdio::null())
+            .stdin(stdin_mode(req))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn()?;
         let pgid = child.id() as i32;
-        let out = child.stdout.take().map(|s| capture(s, req.output_cap));
-        let err = child.stderr.take().map(|s| capture(s, req.output_cap));
-        let waited = wait_until(Instant::now() + req.timeout, || exited_unreaped(&mut child));
+        let overflow = Arc::new(AtomicBool::new(false));
+        feed(child.stdin.take(), req.stdin);
+        let out = child
+            .stdout
+            .take()
+            .map(|s| capture(s, req.output_cap, Arc::clone(&overflow)));
+        let err = child
+            .stderr
+            .take()
+            .map(|s| capture(s, req.output_cap, Arc::clone(&overflow)));
+        let watch = req.kill_on_overflow.then_some(&*overflow);
+        let waited = wait_until(Instant::now() + req.timeout, watch, || {
+            exited_unreaped(&mut child)
+        });
         // Timeout or not, nothing of the group may outlive the call.
         kill_group(pgid);
         let status = child.wait();
         let timed_out = waited?;
         let status = status?;
-        let (stdout, stdout_truncated) = join(out);
-        let (stderr, stderr_truncated) = join(err);
+        let grace = Instant::now() + READER_GRACE;
+        let (stdout, stdout_truncated) = collect(out, grace);
+        let (stderr, stderr_truncated) = collect(err, grace);
+        let killed_on_overflow =
+            req.kill_on_overflow && !timed_out && (stdout_truncated || stderr_truncated);
         Ok(SpawnOutcome {
-            exit_code: if timed_out || status.signal().is_some() {
+            exit_code: if timed_out || killed_on_overflow || status.signal().is_some() {
                 None
             } else {
                 status.code()
@@ -165,6 +265,7 @@ mod imp {
             timed_out,
             stdout_truncated,
             stderr_truncated,
+            killed_on_overflow,
         })
     }
 }
@@ -176,18 +277,28 @@ mod imp {
     use std::process::Stdio;
 
     pub fn run(req: &SpawnRequest<'_>) -> io::Result<SpawnOutcome> {
+        let stdin = stdin_mode(req);
         let mut cmd = CommandWrap::with_new(req.program, |c| {
             c.args(req.args)
                 .current_dir(req.cwd)
-                .stdin(Stdio::null())
+                .stdin(stdin)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped());
         });
         cmd.wrap(JobObject);
         let mut child = cmd.spawn()?;
-        let out = child.stdout().take().map(|s| capture(s, req.output_cap));
-        let err = child.stderr().take().map(|s| capture(s, req.output_cap));
-        let waited = wait_until(Instant::now() + req.timeout, || {
+        let overflow = Arc::new(AtomicBool::new(false));
+        feed(child.stdin().take(), req.stdin);
+        let out = child
+            .stdout()
+            .take()
+            .map(|s| capture(s, req.output_cap, Arc::clone(&overflow)));
+        let err = child
+            .stderr()
+            .take()
+            .map(|s| capture(s, req.output_cap, Arc::clone(&overflow)));
+        let watch = req.kill_on_overflow.then_some(&*overflow);
+        let waited = wait_until(Instant::now() + req.timeout, watch, || {
             Ok(child.try_wait()?.is_some())
         });
         // Terminating the job ends every process in it, timeout or not.
@@ -195,15 +306,23 @@ mod imp {
         let status = child.wait();
         let timed_out = waited?;
         let status = status?;
-        let (stdout, stdout_truncated) = join(out);
-        let (stderr, stderr_truncated) = join(err);
+        let grace = Instant::now() + READER_GRACE;
+        let (stdout, stdout_truncated) = collect(out, grace);
+        let (stderr, stderr_truncated) = collect(err, grace);
+        let killed_on_overflow =
+            req.kill_on_overflow && !timed_out && (stdout_truncated || stderr_truncated);
         Ok(SpawnOutcome {
-            exit_code: if timed_out { None } else { status.code() },
+            exit_code: if timed_out || killed_on_overflow {
+                None
+            } else {
+                status.code()
+            },
             stdout,
             stderr,
             timed_out,
             stdout_truncated,
             stderr_truncated,
+            killed_on_overflow,
         })
     }
 }
@@ -221,13 +340,13 @@ mod tests {
     fn sh(script: &str, timeout_ms: u64, cap: usize, cwd: &Path) -> SpawnOutcome {
         let args = vec!["-c".to_string(), script.to_string()];
         SystemSpawner
-            .run(&SpawnRequest {
-                program: "sh",
-                args: &args,
+            .run(&SpawnRequest::new(
+                "sh",
+                &args,
                 cwd,
-                timeout: Duration::from_millis(timeout_ms),
-                output_cap: cap,
-            })
+                Duration::from_millis(timeout_ms),
+                cap,
+            ))
             .unwrap()
     }
 
@@ -308,6 +427,63 @@ mod tests {
             !alive(pid) || is_zombie(pid)
         });
         assert!(gone, "background child {pid} survived");
+    }
+
+    fn run_capped(script: &str, cap: usize, stdin: &[u8], cwd: &Path) -> SpawnOutcome {
+        let args = vec!["-c".to_string(), script.to_string()];
+        SystemSpawner
+            .run(&SpawnRequest {
+                stdin,
+                kill_on_overflow: true,
+                ..SpawnRequest::new("sh", &args, cwd, Duration::from_secs(120), cap)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn overflow_kills_the_group_instead_of_draining() {
+        let dir = tempfile::tempdir().unwrap();
+        // An endless writer would run until the (generous) timeout if output were only drained.
+        let out = run_capped("yes 0123456789abcdef", 16 * 1024, b"", dir.path());
+        assert!(out.killed_on_overflow);
+        assert!(!out.timed_out);
+        assert_eq!(out.exit_code, None);
+        assert_eq!(out.stdout.len(), 16 * 1024);
+        assert!(out.stdout_truncated);
+    }
+
+    #[test]
+    fn stdin_reaches_the_child() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_capped("cat", 1024, b"{\"a\":1}", dir.path());
+        assert_eq!(out.stdout, b"{\"a\":1}");
+        assert_eq!(out.exit_code, Some(0));
+        assert!(!out.killed_on_overflow);
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_cannot_hold_the_call() {
+        let dir = tempfile::tempdir().unwrap();
+        // `setsid` moves the sleeper into its own session (out of our group) while it keeps our stdout
+        // pipe open; the readers are abandoned after the grace period and the call returns.
+        let out = run_capped(
+            "setsid sleep 600 & echo $! > escaped.pid; echo hi",
+            1024,
+            b"",
+            dir.path(),
+        );
+        let pid: i32 = std::fs::read_to_string(dir.path().join("escaped.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // The test started this process; end it by its id.
+        // SAFETY: kill only sends a signal.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.stdout, b"hi\n");
     }
 
     fn is_zombie(pid: i32) -> bool {

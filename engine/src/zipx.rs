@@ -18,9 +18,10 @@ use std::sync::Arc;
 use zip::write::{SimpleFileOptions, ZipFileBuilder};
 use zip::{CompressionMethod, DateTime, System, ZipArchive, ZipWriter};
 
-/// The one deflate level gait writes with. Level 1 is measured 4–5× faster than level 6 on runpack
-/// entries (zlib-rs, JCS lines with ~1 KB payloads) for archives about 25% larger; runpacks are written
-/// on the hot path of `gait run record`, so speed wins. Changing it changes every zip gait writes.
+/// The one deflate level gait writes with. Measured on the 100,000-record benchmark run (64 MB of
+/// entries, zlib-rs): level 1 writes a 15.4 MB runpack, level 6 a 9.5 MB one for 7.5% more CPU in
+/// `gait run record` (2.13 vs 2.29 CPU-seconds); inflating either costs the same in `gait verify`.
+/// Recording is the hot path with a hard budget, so level 1. Changing it changes every zip gait writes.
 pub const DEFLATE_LEVEL: i64 = 1;
 
 /// Entries larger than this are compressed on the rayon pool; smaller archives stay on one thread
@@ -140,6 +141,19 @@ pub struct Entry<'a> {
     pub executable: bool,
 }
 
+/// One file to write, held as consecutive chunks (written as if concatenated).
+pub struct ChunkedEntry<'a> {
+    pub name: String,
+    pub chunks: Vec<&'a [u8]>,
+    pub executable: bool,
+}
+
+impl ChunkedEntry<'_> {
+    fn len(&self) -> usize {
+        self.chunks.iter().map(|c| c.len()).sum()
+    }
+}
+
 fn options(executable: bool) -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
@@ -150,17 +164,65 @@ fn options(executable: bool) -> SimpleFileOptions {
         .large_file(false)
 }
 
-fn compress(entry: &Entry<'_>) -> Result<zip::write::PreparedZipFile, ZipxError> {
+/// Bytes handed to the compressor per write. zlib-rs's fast level emits blocks according to how input
+/// arrives, so the compressed bytes would depend on how an entry happens to be chunked in memory;
+/// feeding fixed-size writes makes them depend on the content alone.
+const FEED: usize = 64 * 1024;
+
+fn feed<W: Write>(w: &mut W, chunks: &[&[u8]]) -> std::io::Result<()> {
+    let mut stage: Vec<u8> = Vec::new();
+    for chunk in chunks {
+        let mut rest = *chunk;
+        while !rest.is_empty() {
+            if stage.is_empty() && rest.len() >= FEED {
+                w.write_all(&rest[..FEED])?;
+                rest = &rest[FEED..];
+                continue;
+            }
+            let take = (FEED - stage.len()).min(rest.len());
+            stage.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if stage.len() == FEED {
+                w.write_all(&stage)?;
+                stage.clear();
+            }
+        }
+    }
+    if !stage.is_empty() {
+        w.write_all(&stage)?;
+    }
+    Ok(())
+}
+
+fn compress(entry: &ChunkedEntry<'_>) -> Result<zip::write::PreparedZipFile, ZipxError> {
     let write_err = |e: &dyn std::fmt::Display| ZipxError::Write(format!("{}: {e}", entry.name));
     let mut builder =
         ZipFileBuilder::new(&entry.name, options(entry.executable)).map_err(|e| write_err(&e))?;
-    builder.write_all(entry.data).map_err(|e| write_err(&e))?;
+    feed(&mut builder, &entry.chunks).map_err(|e| write_err(&e))?;
     builder.finish().map_err(|e| write_err(&e))
 }
 
 /// Writes `entries` as a deterministic zip archive, refusing anything `limits` would refuse to read.
 pub fn write_deterministic(
-    mut entries: Vec<Entry<'_>>,
+    entries: Vec<Entry<'_>>,
+    limits: &ZipLimits,
+) -> Result<Vec<u8>, ZipxError> {
+    write_deterministic_chunked(
+        entries
+            .into_iter()
+            .map(|e| ChunkedEntry {
+                name: e.name,
+                chunks: vec![e.data],
+                executable: e.executable,
+            })
+            .collect(),
+        limits,
+    )
+}
+
+/// [`write_deterministic`] for entries held in chunks (no concatenation needed).
+pub fn write_deterministic_chunked(
+    mut entries: Vec<ChunkedEntry<'_>>,
     limits: &ZipLimits,
 ) -> Result<Vec<u8>, ZipxError> {
     entries.sort_by(|a, b| a.name.cmp(&b.name));
@@ -176,35 +238,39 @@ pub fn write_deterministic(
         if i > 0 && entries[i - 1].name == e.name {
             return Err(ZipxError::Duplicate);
         }
-        if e.data.len() as u64 > limits.max_entry_bytes {
+        if e.len() as u64 > limits.max_entry_bytes {
             return Err(ZipxError::EntryTooLarge {
                 name: e.name.clone(),
                 limit: limits.max_entry_bytes,
             });
         }
-        total += e.data.len() as u64;
+        total += e.len() as u64;
     }
     if total > limits.max_total_bytes {
         return Err(ZipxError::TotalTooLarge {
             limit: limits.max_total_bytes,
         });
     }
-    let big = entries.iter().any(|e| e.data.len() >= PARALLEL_THRESHOLD);
-    let prepared: Vec<_> = if big {
-        entries.par_iter().map(compress).collect::<Result<_, _>>()?
-    } else {
-        entries.iter().map(compress).collect::<Result<_, _>>()?
-    };
-    let capacity = prepared
-        .iter()
-        .map(|p| p.file_name_raw().len() + 128)
-        .sum::<usize>()
+    let capacity = entries.iter().map(|e| e.name.len() + 128).sum::<usize>()
         + (total as usize / 3).min(64 * 1024 * 1024);
     let mut writer = ZipWriter::new(Cursor::new(Vec::with_capacity(capacity)));
-    for p in prepared {
-        writer
-            .add_prepared_file(p)
-            .map_err(|e| ZipxError::Write(e.to_string()))?;
+    let write_err = |e: zip::result::ZipError| ZipxError::Write(e.to_string());
+    if entries.iter().any(|e| e.len() >= PARALLEL_THRESHOLD) {
+        // Compress on the pool, append in name order: the bytes never depend on thread timing.
+        let prepared: Vec<_> = entries.par_iter().map(compress).collect::<Result<_, _>>()?;
+        for p in prepared {
+            writer.add_prepared_file(p).map_err(write_err)?;
+        }
+    } else {
+        // Small archives (the demo): one compressor, reset between entries, on this thread.
+        // Same bytes as the parallel path (a test holds them equal); far fewer allocations.
+        for e in &entries {
+            writer
+                .start_file(e.name.as_str(), options(e.executable))
+                .map_err(write_err)?;
+            feed(&mut writer, &e.chunks)
+                .map_err(|err| ZipxError::Write(format!("{}: {err}", e.name)))?;
+        }
     }
     let bytes = writer
         .finish()
@@ -367,7 +433,9 @@ impl Archive {
             .map_err(|e| corrupt(e.to_string()))?;
         let cap = self.limits.max_entry_bytes.min(*total_budget);
         let mut reader = file.take(cap + 1);
-        let mut buf = vec![0u8; 64 * 1024];
+        // Sized to the entry (small entries are the common case; a fresh 64 KiB buffer per entry
+        // showed up as page faults in `gait verify run_demo`).
+        let mut buf = vec![0u8; (info.declared_size as usize).clamp(512, 64 * 1024)];
         let mut n_total: u64 = 0;
         loop {
             let n = match reader.read(&mut buf) {
@@ -491,6 +559,61 @@ mod tests {
             archive.sha256("run.json").unwrap().unwrap(),
             crate::canon::sha256_hex(b"{}")
         );
+    }
+
+    #[test]
+    fn sequential_and_parallel_paths_write_the_same_bytes() {
+        let data: Vec<(String, Vec<u8>)> = (0..5)
+            .map(|i| {
+                (
+                    format!("e{i}.json"),
+                    format!("{{\"i\":{i},\"text\":\"{}\"}}", "abc".repeat(50 * i)).into_bytes(),
+                )
+            })
+            .collect();
+        let items: Vec<(&str, &[u8])> = data
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_slice()))
+            .collect();
+        let sequential = write_deterministic(entries(&items), &ZipLimits::default()).unwrap();
+        let mut w = ZipWriter::new(Cursor::new(Vec::new()));
+        for e in entries(&items) {
+            let chunked = ChunkedEntry {
+                name: e.name,
+                chunks: e.data.chunks(7).collect(),
+                executable: false,
+            };
+            w.add_prepared_file(compress(&chunked).unwrap()).unwrap();
+        }
+        assert_eq!(sequential, w.finish().unwrap().into_inner());
+    }
+
+    #[test]
+    fn bytes_depend_on_content_not_on_chunking() {
+        let text: Vec<u8> = (0..400_000u32)
+            .flat_map(|i| format!("{{\"n\":{i},\"w\":\"{}\"}}\n", i % 97).into_bytes())
+            .collect();
+        let whole = write_deterministic_chunked(
+            vec![ChunkedEntry {
+                name: "a.jsonl".into(),
+                chunks: vec![&text],
+                executable: false,
+            }],
+            &ZipLimits::default(),
+        )
+        .unwrap();
+        for size in [1000, 65_536, 100_003] {
+            let chunked = write_deterministic_chunked(
+                vec![ChunkedEntry {
+                    name: "a.jsonl".into(),
+                    chunks: text.chunks(size).collect(),
+                    executable: false,
+                }],
+                &ZipLimits::default(),
+            )
+            .unwrap();
+            assert_eq!(whole, chunked, "chunks of {size}");
+        }
     }
 
     #[test]

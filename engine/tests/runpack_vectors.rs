@@ -61,7 +61,7 @@ fn every_runpack_vector_reproduces() {
         };
         let input = case["input_file_text"].as_str().unwrap();
         let expect = &case["expect"];
-        let result = runpack::record(input.as_bytes(), &opts);
+        let result = runpack::record(input.as_bytes().to_vec(), &opts);
         if expect["exit_code"] != 0 {
             let err = result.expect_err(id);
             assert_eq!(err.message, expect["error"].as_str().unwrap(), "{id}");

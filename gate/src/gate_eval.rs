@@ -3,17 +3,28 @@
 //! The CLI turns flags (and `.gait/config.yaml` defaults) into [`GateEvalOptions`]; this module
 //! validates them in the reference's order, loads the inputs (policy through the cache, intent,
 //! envelope, kill-switch state, Wrkr inventory, keys) and runs the [`pipeline`](crate::pipeline).
-//! Key sources arrive resolved to text or paths; the engine reads no environment variable.
+//! Key sources arrive resolved to text or paths; the engine reads no environment variable. The
+//! process spawner and the environment snapshot the brokers may use are lent by the caller.
 
-use crate::broker::{CredentialBroker, StubBroker};
+use crate::approved_scripts::Registry;
+use crate::broker::{
+    BrokerCapabilities, CommandBroker, CredentialBroker, DEFAULT_ENV_PREFIX, EnvBroker,
+    EnvSnapshot, StubBroker,
+};
 use crate::cache::PolicyCache;
 use crate::envelope::{self, ContextEnvelope};
 use crate::killswitch::{self, KillSwitchState};
-use crate::pipeline::{self, Clock, GateRequest, GateResult, KillSwitchInput, Outputs, WrkrInput};
+use crate::pipeline::{
+    self, ApprovedScriptsInput, Clock, GateRequest, GateResult, KillSwitchInput, Outputs, WrkrInput,
+};
 use crate::profile::{self, Profile, RequestFacts};
 use crate::ratelimit::FileCounterStore;
+use crate::tokens::approval::ApprovalToken;
+use crate::tokens::delegation::DelegationToken;
+use crate::tokens::{read_token_bytes, token_paths};
 use crate::wrkr::{self, Inventory};
-use gait_engine::crypto::{KeyMode, KeySource, resolve_signing_key};
+use gait_engine::crypto::{KeyMode, KeySource, PublicKey, load_verify_key, resolve_signing_key};
+use gait_engine::procx::ProcessSpawner;
 use gait_engine::{GaitError, GoTime, fsx};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +39,13 @@ pub struct GateEvalOptions {
     pub approval_private_key: KeySource,
     pub delegation_public_key: KeySource,
     pub delegation_private_key: KeySource,
+    pub approved_script_public_key: KeySource,
+    /// `--approval-token` and `--approval-token-chain` (comma-separated, split by the caller).
+    pub approval_token: String,
+    pub approval_token_chain: Vec<String>,
+    pub delegation_token: String,
+    pub delegation_token_chain: Vec<String>,
+    pub approved_script_registry: String,
     pub evaluation_time: String,
     pub simulate: bool,
     pub context_envelope: String,
@@ -35,6 +53,14 @@ pub struct GateEvalOptions {
     pub wrkr_inventory: String,
     pub rate_limit_state: String,
     pub credential_broker: String,
+    /// `--credential-env-prefix` (default `GAIT_BROKER_TOKEN_`).
+    pub credential_env_prefix: String,
+    pub credential_command: String,
+    pub credential_command_args: Vec<String>,
+    /// `GAIT_CREDENTIAL_COMMAND_ALLOWLIST`, split on commas (read by the caller).
+    pub credential_command_allowlist: Vec<String>,
+    /// The environment variables the env broker may read (those with its prefix; read by the caller).
+    pub broker_env: EnvSnapshot,
     pub credential_ref: String,
     pub credential_scopes: Vec<String>,
     pub approval_token_ref: String,
@@ -68,11 +94,74 @@ pub fn parse_evaluation_time(s: &str) -> Result<Option<GoTime>, GaitError> {
         .map_err(|e| GaitError::invalid(format!("invalid --evaluation-time: {e}")))
 }
 
-/// Validates, loads and evaluates. `cache` serves the policy; `clock` gives now and latency.
+/// Builds the configured broker (`off`, `stub`, `env`, `command`).
+fn make_broker(opts: &GateEvalOptions) -> Result<Option<Box<dyn CredentialBroker>>, GaitError> {
+    Ok(match opts.credential_broker.trim() {
+        "" | "off" => None,
+        "stub" => Some(Box::new(StubBroker)),
+        "env" => Some(Box::new(EnvBroker::new(
+            match opts.credential_env_prefix.trim() {
+                "" => DEFAULT_ENV_PREFIX,
+                p => p,
+            },
+        ))),
+        "command" => {
+            if opts.credential_command.trim().is_empty() {
+                return Err(GaitError::invalid(
+                    "--credential-broker command requires --credential-command",
+                )
+                .with_hint("name the broker executable and allowlist it in GAIT_CREDENTIAL_COMMAND_ALLOWLIST"));
+            }
+            Some(Box::new(CommandBroker::new(
+                &opts.credential_command,
+                opts.credential_command_args.clone(),
+                opts.credential_command_allowlist.clone(),
+            )))
+        }
+        other => {
+            return Err(GaitError::invalid(format!(
+                "unsupported credential broker: {other}"
+            )));
+        }
+    })
+}
+
+/// A verify key from explicit sources, if any were given.
+fn explicit_verify_key(
+    public: &KeySource,
+    private: &KeySource,
+    what: &str,
+) -> Result<Option<PublicKey>, GaitError> {
+    if !public.is_set() && !private.is_set() {
+        return Ok(None);
+    }
+    load_verify_key(public, private)
+        .map(Some)
+        .map_err(|e| GaitError::invalid(format!("load {what} verify key: {e}")))
+}
+
+fn load_tokens<T>(
+    single: &str,
+    chain: &[String],
+    what: &str,
+    parse: fn(&[u8]) -> Result<T, GaitError>,
+) -> Result<Vec<T>, GaitError> {
+    token_paths(single, chain)
+        .iter()
+        .map(|path| {
+            let bytes = read_token_bytes(Path::new(path), what)?;
+            parse(&bytes)
+        })
+        .collect()
+}
+
+/// Validates, loads and evaluates. `cache` serves the policy; `clock` gives now and latency;
+/// `spawner` runs a command broker.
 pub fn gate_eval(
     opts: &GateEvalOptions,
     cache: &PolicyCache,
     clock: &dyn Clock,
+    spawner: &dyn ProcessSpawner,
 ) -> Result<GateResult, GaitError> {
     if opts.policy.trim().is_empty() || opts.intent.trim().is_empty() {
         return Err(GaitError::invalid(
@@ -89,16 +178,7 @@ pub fn gate_eval(
             ))
         })?,
     };
-    let stub = StubBroker;
-    let broker: Option<&dyn CredentialBroker> = match opts.credential_broker.trim() {
-        "" | "off" => None,
-        "stub" => Some(&stub),
-        other => {
-            return Err(GaitError::invalid(format!(
-                "unsupported credential broker: {other}"
-            )));
-        }
-    };
+    let broker = make_broker(opts)?;
     let outputs = Outputs {
         dir: PathBuf::new(),
         trace: opt_path(&opts.trace_out),
@@ -129,11 +209,44 @@ pub fn gate_eval(
     let intent_bytes = read_input(&opts.intent, "intent", crate::intent::MAX_INTENT_BYTES)?;
     let raw = crate::intent::parse(&intent_bytes)?;
 
-    let signing = resolve_signing_key(key_mode, &opts.private_key, opts.dev_seed)?;
+    let signing = resolve_signing_key(key_mode, &opts.private_key, opts.dev_seed)
+        .map_err(|e| GaitError::invalid(e.to_string()))?;
     let mut warnings = Vec::new();
     if let Some(w) = signing.warning {
         warnings.push(w.to_string());
     }
+    // Verify keys: approval flags, else the signing key; delegation flags, else the approval key;
+    // approved scripts: their own flags, else the approval key (CONTRACTS §2.6, §2.10).
+    let approval_key = explicit_verify_key(
+        &opts.approval_public_key,
+        &opts.approval_private_key,
+        "approval",
+    )?
+    .unwrap_or_else(|| signing.key.public());
+    let delegation_key = explicit_verify_key(
+        &opts.delegation_public_key,
+        &opts.delegation_private_key,
+        "delegation",
+    )?
+    .unwrap_or(approval_key);
+    let script_key = explicit_verify_key(
+        &opts.approved_script_public_key,
+        &KeySource::default(),
+        "approved script",
+    )?
+    .unwrap_or(approval_key);
+    let approval_tokens = load_tokens(
+        &opts.approval_token,
+        &opts.approval_token_chain,
+        "approval token",
+        ApprovalToken::parse,
+    )?;
+    let delegation_tokens = load_tokens(
+        &opts.delegation_token,
+        &opts.delegation_token_chain,
+        "delegation token",
+        DelegationToken::parse,
+    )?;
 
     let envelope = match opt_path(&opts.context_envelope) {
         None => None,
@@ -157,6 +270,16 @@ pub fn gate_eval(
         None => WrkrInput::None,
         Some(p) => load_inventory(&p),
     };
+    let approved_scripts = match opt_path(&opts.approved_script_registry) {
+        None => ApprovedScriptsInput::None,
+        Some(p) => match Registry::load(&p) {
+            Ok(registry) => ApprovedScriptsInput::Loaded {
+                registry,
+                key: script_key,
+            },
+            Err(e) => ApprovedScriptsInput::Failed(e),
+        },
+    };
     let state_path = match opts.rate_limit_state.trim() {
         "" => crate::ratelimit::DEFAULT_STATE_PATH,
         s => s,
@@ -174,7 +297,17 @@ pub fn gate_eval(
         wrkr,
         kill_switch,
         counters: &counters,
-        broker,
+        broker: broker.as_deref(),
+        broker_caps: BrokerCapabilities {
+            env: &opts.broker_env,
+            spawner,
+            cwd: Path::new("."),
+        },
+        approval_tokens,
+        approval_key: Some(approval_key),
+        delegation_tokens,
+        delegation_key: Some(delegation_key),
+        approved_scripts,
         credential_scopes: opts.credential_scopes.clone(),
         credential_ref: opts.credential_ref.clone(),
         approval_token_ref: opts.approval_token_ref.trim().to_string(),

@@ -2,16 +2,21 @@
 //!
 //! An enabled, unexpired entry whose set selectors all match the intent blocks it. An entry without
 //! any selector matches everything (the reference's behaviour, kept: a blanket emergency stop).
-//! Managing entries (`gait kill-switch add|list|disable|expire`) is the gate-depth issue; this module
-//! already owns the file format so both share it.
+//! Entries are managed by `gait kill-switch add|list|disable|expire` ([`add`], [`list`],
+//! [`disable`], [`expire`]): each change happens under the state file's lock (the reference's
+//! protocol) and is written atomically, so concurrent operators never lose an entry.
 
 use crate::eval::KillSwitchDecision;
 use crate::intent::Intent;
 use crate::trace::{string_or_null, time_or_null, vec_or_null};
-use gait_engine::GoTime;
+use gait_engine::{GaitError, GoTime, fsx};
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 pub const KILL_SWITCH_SCHEMA_ID: &str = "gait.gate.kill_switch_state";
+pub const KILL_SWITCH_SCHEMA_VERSION: &str = "1.0.0";
+/// The state file `gait kill-switch` manages unless told otherwise.
+pub const DEFAULT_STATE_PATH: &str = "./.gait-out/kill_switch_state.json";
 /// State files larger than this are refused.
 pub const MAX_STATE_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -246,6 +251,211 @@ pub fn unavailable(now: GoTime) -> KillSwitchDecision {
     }
 }
 
+/// The selectors and notes of a new entry (`gait kill-switch add`).
+#[derive(Clone, Debug, Default)]
+pub struct NewEntry {
+    pub entry_id: String,
+    pub agent_id: String,
+    pub identity: String,
+    pub tool_name: String,
+    pub target_kind: String,
+    pub target_value: String,
+    pub environment: String,
+    pub path_prefixes: Vec<String>,
+    pub workspace_prefixes: Vec<String>,
+    pub reason: String,
+    pub actor: String,
+    pub expires_at: Option<GoTime>,
+}
+
+/// An entry as `gait kill-switch list` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ListedEntry {
+    #[serde(flatten)]
+    pub entry: KillSwitchEntry,
+    /// `active`, `disabled` or `expired`.
+    pub status: &'static str,
+}
+
+/// An entry's status at `now`.
+pub fn status(entry: &KillSwitchEntry, now: GoTime) -> &'static str {
+    if !entry.enabled {
+        "disabled"
+    } else if !entry.expires_at.is_zero() && entry.expires_at <= now {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+fn read_state(path: &Path, now: GoTime) -> Result<KillSwitchState, GaitError> {
+    if !path.exists() {
+        return Ok(KillSwitchState {
+            schema_id: KILL_SWITCH_SCHEMA_ID.into(),
+            schema_version: KILL_SWITCH_SCHEMA_VERSION.into(),
+            created_at: now,
+            updated_at: now,
+            ..KillSwitchState::default()
+        });
+    }
+    let bytes = fsx::read_bounded(path, MAX_STATE_BYTES)
+        .map_err(|e| GaitError::invalid(format!("read kill switch state: {e}")))?;
+    let mut state = KillSwitchState::parse(&bytes).map_err(GaitError::invalid)?;
+    if state.schema_id.is_empty() {
+        state.schema_id = KILL_SWITCH_SCHEMA_ID.into();
+    }
+    if state.schema_version.is_empty() {
+        state.schema_version = KILL_SWITCH_SCHEMA_VERSION.into();
+    }
+    Ok(state)
+}
+
+/// Reads, changes and writes the state under its lock.
+fn update<T>(
+    path: &Path,
+    now: GoTime,
+    change: impl FnOnce(&mut KillSwitchState) -> Result<T, GaitError>,
+) -> Result<T, GaitError> {
+    let _lock = fsx::acquire_lock(path, fsx::LockSettings::default())
+        .map_err(|e| GaitError::io(format!("lock kill switch state: {e}")))?;
+    let mut state = read_state(path, now)?;
+    let out = change(&mut state)?;
+    state.updated_at = now;
+    let bytes = gait_engine::gojson::to_indented(&state)
+        .map_err(|e| GaitError::internal(format!("encode kill switch state: {e}")))?;
+    fsx::write_atomic(path, &bytes, 0o600)
+        .map_err(|e| GaitError::io(format!("write kill switch state: {e}")))?;
+    Ok(out)
+}
+
+fn clean_list(items: &[String]) -> Vec<String> {
+    crate::text::norm_list(items)
+}
+
+/// The id of an entry that was not given one: hex(sha256 of its selectors, notes and creation
+/// time))[:24], like the reference's other ids.
+fn entry_id(e: &KillSwitchEntry) -> String {
+    let preimage = [
+        e.agent_id.as_str(),
+        &e.identity,
+        &e.tool_name,
+        &e.target_kind,
+        &e.target_value,
+        &e.environment,
+        &e.path_prefixes.join(","),
+        &e.workspace_prefixes.join(","),
+        &e.reason,
+        &e.actor,
+        &e.created_at.utc().rfc3339_nano(),
+    ]
+    .join(":");
+    gait_engine::canon::sha256_hex(preimage.as_bytes())[..24].to_string()
+}
+
+/// Adds an enabled entry; an entry id already in use is refused.
+pub fn add(path: &Path, new: NewEntry, now: GoTime) -> Result<KillSwitchEntry, GaitError> {
+    let now = now.utc();
+    let mut entry = KillSwitchEntry {
+        entry_id: new.entry_id.trim().into(),
+        enabled: true,
+        agent_id: new.agent_id.trim().into(),
+        identity: new.identity.trim().into(),
+        tool_name: crate::text::lower_trim(&new.tool_name),
+        target_kind: crate::text::lower_trim(&new.target_kind),
+        target_value: new.target_value.trim().into(),
+        environment: new.environment.trim().into(),
+        path_prefixes: clean_list(&new.path_prefixes),
+        workspace_prefixes: clean_list(&new.workspace_prefixes),
+        reason: new.reason.trim().into(),
+        actor: new.actor.trim().into(),
+        created_at: now,
+        expires_at: new.expires_at.map(|t| t.utc()).unwrap_or_default(),
+    };
+    if let Some(exp) = new.expires_at
+        && exp <= now
+    {
+        return Err(GaitError::invalid(format!(
+            "--expires-at {} is not in the future",
+            exp.utc().rfc3339_nano()
+        )));
+    }
+    if entry.entry_id.is_empty() {
+        entry.entry_id = entry_id(&entry);
+    }
+    update(path, now, |state| {
+        if state
+            .entries
+            .iter()
+            .any(|e| e.entry_id.trim() == entry.entry_id)
+        {
+            return Err(GaitError::invalid(format!(
+                "kill switch entry already exists: {}",
+                entry.entry_id
+            ))
+            .with_hint("choose another --entry-id, or disable the existing entry first"));
+        }
+        state.entries.push(entry.clone());
+        state.entries.sort_by(|a, b| a.entry_id.cmp(&b.entry_id));
+        Ok(entry)
+    })
+}
+
+fn change_entry(
+    path: &Path,
+    id: &str,
+    now: GoTime,
+    apply: impl FnOnce(&mut KillSwitchEntry),
+) -> Result<KillSwitchEntry, GaitError> {
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(GaitError::invalid("--entry-id is required"));
+    }
+    if !path.exists() {
+        return Err(GaitError::invalid(format!(
+            "kill switch state not found: {}",
+            path.display()
+        )));
+    }
+    update(path, now.utc(), |state| {
+        let Some(entry) = state.entries.iter_mut().find(|e| e.entry_id.trim() == id) else {
+            return Err(
+                GaitError::invalid(format!("kill switch entry not found: {id}"))
+                    .with_hint("`gait kill-switch list` shows the entry ids"),
+            );
+        };
+        apply(entry);
+        Ok(entry.clone())
+    })
+}
+
+/// Disables an entry (it stays in the file for the record).
+pub fn disable(path: &Path, id: &str, now: GoTime) -> Result<KillSwitchEntry, GaitError> {
+    change_entry(path, id, now, |e| e.enabled = false)
+}
+
+/// Expires an entry now (it stays enabled, for the record, but no longer matches).
+pub fn expire(path: &Path, id: &str, now: GoTime) -> Result<KillSwitchEntry, GaitError> {
+    let now = now.utc();
+    change_entry(path, id, now, |e| {
+        if e.expires_at.is_zero() || e.expires_at > now {
+            e.expires_at = now;
+        }
+    })
+}
+
+/// Every entry with its status at `now`; a missing state file has none.
+pub fn list(path: &Path, now: GoTime) -> Result<Vec<ListedEntry>, GaitError> {
+    let state = read_state(path, now)?;
+    Ok(state
+        .entries
+        .into_iter()
+        .map(|entry| ListedEntry {
+            status: status(&entry, now),
+            entry,
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +527,79 @@ mod tests {
         assert!(KillSwitchState::parse(br#"{"schema_id":"other"}"#).is_err());
         assert!(KillSwitchState::parse(br#"{"entries":[1]}"#).is_err());
         assert!(KillSwitchState::parse(br#"{"entries":[],"entries":[]}"#).is_err());
+    }
+
+    #[test]
+    fn add_disable_expire_and_list_manage_the_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/kill_switch_state.json");
+        let t0 = at("2031-01-01T00:00:00Z");
+        assert!(list(&path, t0).unwrap().is_empty());
+        let e = add(
+            &path,
+            NewEntry {
+                tool_name: " Tool.Write ".into(),
+                reason: "incident 42".into(),
+                ..NewEntry::default()
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(e.tool_name, "tool.write");
+        assert_eq!(e.entry_id.len(), 24);
+        assert!(e.enabled);
+        // The file is what gate eval reads, and it blocks the matching intent.
+        let state = KillSwitchState::parse(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(state.schema_id, KILL_SWITCH_SCHEMA_ID);
+        assert_eq!(evaluate(&state, &intent(), t0).status, "active");
+        assert!(
+            add(
+                &path,
+                NewEntry {
+                    entry_id: e.entry_id.clone(),
+                    ..NewEntry::default()
+                },
+                t0
+            )
+            .is_err(),
+            "ids are unique"
+        );
+        let second = add(
+            &path,
+            NewEntry {
+                entry_id: "manual".into(),
+                agent_id: "a-9".into(),
+                expires_at: Some(at("2031-06-01T00:00:00Z")),
+                ..NewEntry::default()
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(second.entry_id, "manual");
+        disable(&path, &e.entry_id, t0).unwrap();
+        let t1 = at("2031-02-01T00:00:00Z");
+        expire(&path, "manual", t1).unwrap();
+        let listed = list(&path, t1).unwrap();
+        let statuses: Vec<(&str, &str)> = listed
+            .iter()
+            .map(|l| (l.entry.entry_id.as_str(), l.status))
+            .collect();
+        assert!(statuses.contains(&("manual", "expired")));
+        assert!(statuses.contains(&(e.entry_id.as_str(), "disabled")));
+        let state = KillSwitchState::parse(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(evaluate(&state, &intent(), t1).status, "inactive");
+        assert!(disable(&path, "nope", t1).is_err());
+        assert!(
+            add(
+                &path,
+                NewEntry {
+                    expires_at: Some(at("2030-01-01T00:00:00Z")),
+                    ..NewEntry::default()
+                },
+                t1
+            )
+            .is_err(),
+            "an entry that is already expired is refused"
+        );
     }
 }

@@ -4,10 +4,13 @@
 //! material, state paths and loaded side inputs (kill-switch state, inventories, envelopes) are
 //! passed in by the caller (the CLI).
 
+pub mod approvals;
+pub mod approved_scripts;
 pub mod audit;
 pub mod broker;
 pub mod cache;
 pub mod config;
+pub mod delegations;
 pub mod envelope;
 pub mod eval;
 pub mod explain;
@@ -25,6 +28,7 @@ pub mod relationship;
 pub mod simulate;
 pub mod templates;
 pub mod text;
+pub mod tokens;
 pub mod trace;
 pub mod tz;
 pub mod vocab;

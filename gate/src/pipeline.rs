@@ -3,23 +3,26 @@
 //!
 //! 1. prepare the intent (context envelope binding or claim stripping, Wrkr enrichment);
 //! 2. kill-switch state unavailable in a fail-closed situation → block;
-//! 3. evaluate (`crate::eval::evaluate`);
+//! 3. evaluate (`crate::eval::evaluate`); a script intent the approved-script registry pre-approves
+//!    takes the fast path instead ([`crate::approved_scripts`]);
 //! 4. kill switch → block;
 //! 5. rate limit, 6. destructive budget (shared counters under the lock protocol);
-//! 7. delegation, 8. approvals (without tokens: the reference's `*_token_missing` decisions and
-//!    audits; the gate-depth issue adds token sets and their validation at exactly these steps);
-//! 9. broker credential for allowed calls that require one;
+//! 7. delegation tokens against the intent's chain ([`crate::delegations`]);
+//! 8. approval tokens against the required approvals ([`crate::approvals`]);
+//! 9. broker credential for allowed calls that require one, its receipt checked
+//!    ([`crate::broker::receipt`]);
 //! 10. simulate;
 //! 11. sign and write the trace, then the audits.
 //!
 //! Every side input arrives as a value or a trait object ([`GateRequest`]); the pipeline reads no
 //! clock, environment or randomness of its own.
 
+use crate::approved_scripts::Registry;
 use crate::audit::{
     APPROVAL_AUDIT_SCHEMA_ID, AUDIT_SCHEMA_VERSION, ApprovalAuditRecord, BROKER_RECORD_SCHEMA_ID,
     BrokerCredentialRecord, DELEGATION_AUDIT_SCHEMA_ID, DelegationAuditRecord,
 };
-use crate::broker::{CredentialBroker, CredentialRequest, IssuedCredential};
+use crate::broker::{BrokerCapabilities, CredentialBroker, CredentialRequest, IssuedCredential};
 use crate::envelope::ContextEnvelope;
 use crate::eval::{
     Env, Evaluation, FreezeWindowDecision, KillSwitchDecision, SandboxDecision, StepVerdict,
@@ -31,12 +34,14 @@ use crate::policy::{LoadedPolicy, Verdict};
 use crate::profile::Profile;
 use crate::ratelimit::{CounterStore, bucket, counter_key};
 use crate::relationship::{AgentLink, Edge, PolicyRef, Ref, Relationship};
+use crate::tokens::approval::{ApprovalExpectation, ApprovalToken};
+use crate::tokens::delegation::DelegationToken;
 use crate::trace::{
     AgentIdentityRecord, DelegationRef, SkillProvenanceRecord, TRACE_SCHEMA_ID,
     TRACE_SCHEMA_VERSION, TraceRecord, TraceStepVerdict, event_id, trace_id,
 };
 use crate::wrkr::Inventory;
-use gait_engine::crypto::PrivateKey;
+use gait_engine::crypto::{PrivateKey, PublicKey};
 use gait_engine::error::exit;
 use gait_engine::{GaitError, GoTime, PRODUCER_VERSION, fsx};
 use serde::Serialize;
@@ -83,6 +88,18 @@ pub enum KillSwitchInput {
     Unavailable(String),
 }
 
+/// The approved-script registry as the caller could load it.
+pub enum ApprovedScriptsInput {
+    None,
+    /// The registry and the key its entries must verify with.
+    Loaded {
+        registry: Registry,
+        key: PublicKey,
+    },
+    /// Reading or parsing failed: fail closed for high-risk intents or oss-prod, else warn.
+    Failed(String),
+}
+
 /// Where the pipeline writes its files; `None` = the reference's default names in `dir`.
 #[derive(Clone, Debug, Default)]
 pub struct Outputs {
@@ -106,6 +123,17 @@ pub struct GateRequest<'a> {
     pub kill_switch: KillSwitchInput,
     pub counters: &'a dyn CounterStore,
     pub broker: Option<&'a dyn CredentialBroker>,
+    /// What a broker may use (environment snapshot, process spawner).
+    pub broker_caps: BrokerCapabilities<'a>,
+    /// Presented approval tokens, in the order their paths sort.
+    pub approval_tokens: Vec<ApprovalToken>,
+    /// The approval verify key (approval key flags, else the signing key).
+    pub approval_key: Option<PublicKey>,
+    /// Presented delegation tokens, in the order their paths sort.
+    pub delegation_tokens: Vec<DelegationToken>,
+    /// The delegation verify key (delegation flags, else approval flags, else the signing key).
+    pub delegation_key: Option<PublicKey>,
+    pub approved_scripts: ApprovedScriptsInput,
     /// `--credential-scopes`, added to the rules' broker scopes.
     pub credential_scopes: Vec<String>,
     /// `--credential-ref`, used when the matched rules name no broker reference.
@@ -239,6 +267,8 @@ pub struct GateResult {
     /// The evaluation behind the verdict (for the structured explain).
     pub evaluation: Evaluation,
     pub trace: TraceRecord,
+    /// Why the broker could not issue a credential (safe to show: never a value or broker output).
+    pub broker_error: Option<String>,
 }
 
 fn sorted(mut v: Vec<String>) -> Vec<String> {
@@ -366,6 +396,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
 
     // 2–4. Evaluate, with the kill switch around it.
     let mut kill_switch: Option<KillSwitchDecision> = None;
+    let mut fast_path = FastPath::default();
     let evaluation: Evaluation = if intent_invalid {
         Evaluation {
             verdict: Verdict::Block,
@@ -388,7 +419,22 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
                     ..Evaluation::default()
                 }
             }
-            _ => evaluate(policy, &prepared, &env),
+            _ => {
+                let ev = evaluate(policy, &prepared, &env);
+                fast_path =
+                    approved_script(&req, &prepared, &ev, fail_closed_inputs, &mut warnings)?;
+                if fast_path.pre_approved {
+                    // Pre-approved: the registry entry decides instead of the rules.
+                    Evaluation {
+                        verdict: Verdict::Allow,
+                        reason_codes: vec!["approved_script_match".into()],
+                        script: ev.script,
+                        ..Evaluation::default()
+                    }
+                } else {
+                    ev
+                }
+            }
         }
     };
     let mut d = Decision {
@@ -412,6 +458,9 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         ok: true,
         profile: req.profile.as_str().into(),
         approval_ref: req.approval_token_ref.clone(),
+        pre_approved: fast_path.pre_approved,
+        pattern_id: fast_path.pattern_id.clone(),
+        registry_reason: fast_path.registry_reason.clone(),
         ..GateOutput::default()
     };
 
@@ -459,15 +508,41 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         }
     }
 
-    // 7. Delegation.
+    // 7. Delegation: every link of the intent's chain needs its own valid token.
     let mut delegation_codes: Vec<String> = Vec::new();
     let mut delegation_audit: Option<DelegationAuditRecord> = None;
-    if evaluation.require_delegation && !intent_invalid {
-        out.delegation_required = true;
-        // No delegation token was presented (token validation is the gate-depth step that slots in
-        // here with its token set and verify key).
-        d.block("delegation_token_missing", Some("delegation_not_granted"));
-        delegation_codes.push("delegation_token_missing".into());
+    let mut delegation_granted_ref = String::new();
+    // Tokens presented without being required are still checked and audited (CONTRACTS §1.2: the
+    // audits are written when delegation or approvals are "required/presented"); they decide nothing.
+    let delegation_presented = !req.delegation_tokens.is_empty();
+    if (evaluation.require_delegation || delegation_presented) && !intent_invalid {
+        let required = evaluation.require_delegation;
+        out.delegation_required = required;
+        let links = crate::delegations::links(&prepared);
+        let outcome = crate::delegations::check(
+            &req.delegation_tokens,
+            req.delegation_key.as_ref(),
+            &links,
+            &crate::delegations::DelegationContext {
+                required_scopes: &evaluation.delegation_scopes,
+                intent_digest: &intent_digest,
+                policy_digest: &req.policy.digest,
+                now: req.evaluation_time,
+            },
+        );
+        out.valid_delegations = outcome.valid;
+        if required {
+            if outcome.granted {
+                d.reasons.extend(outcome.reason_codes.iter().cloned());
+                out.delegation_ref = outcome.delegation_ref.clone();
+                delegation_granted_ref = outcome.delegation_ref.clone();
+            } else {
+                d.verdict = Verdict::Block;
+                d.reasons.extend(outcome.reason_codes.iter().cloned());
+                d.violations.push("delegation_not_granted".into());
+            }
+            delegation_codes = outcome.reason_codes.clone();
+        }
         delegation_audit = Some(DelegationAuditRecord {
             schema_id: DELEGATION_AUDIT_SCHEMA_ID.into(),
             schema_version: AUDIT_SCHEMA_VERSION.into(),
@@ -476,26 +551,54 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             tool_name: subject.tool_name.clone(),
             intent_digest: intent_digest.clone(),
             policy_digest: req.policy.digest.clone(),
-            delegation_required: true,
+            delegation_required: required,
+            valid_delegations: outcome.valid,
+            delegated: outcome.valid > 0,
+            delegation_ref: outcome.delegation_ref,
+            entries: outcome.entries,
             ..DelegationAuditRecord::default()
         });
     }
 
     // 8. Approvals: required when the evaluation asks for approvers (a script's steps or threshold
-    // may ask even when another step blocks; the audit is written either way).
+    // may ask even when another step blocks; the audit is written either way, and the tokens only
+    // decide when the verdict is require_approval).
     let mut approval_audit: Option<ApprovalAuditRecord> = None;
+    let mut approval_granted_ref = String::new();
     let required = if d.verdict == Verdict::RequireApproval {
         evaluation.min_approvals.max(1)
     } else {
         evaluation.min_approvals
     };
-    if required > 0 && !intent_invalid {
+    if (required > 0 || !req.approval_tokens.is_empty()) && !intent_invalid {
         out.required_approvals = required;
+        let binding = prepared.delegation_digest().unwrap_or_default();
+        let scope = approval_scope(&prepared);
+        let outcome = crate::approvals::check(
+            &req.approval_tokens,
+            req.approval_key.as_ref(),
+            required,
+            evaluation.require_distinct_approvers,
+            &ApprovalExpectation {
+                intent_digest: &intent_digest,
+                policy_digest: &req.policy.digest,
+                delegation_binding_digest: &binding,
+                required_scope: &scope,
+                target_count: prepared.targets.len(),
+                operation_count: prepared.script.as_ref().map_or(1, Vec::len),
+                now: req.evaluation_time,
+            },
+        );
+        out.valid_approvals = outcome.valid;
         if d.verdict == Verdict::RequireApproval {
-            // No approval token was presented (token validation is the gate-depth step that slots
-            // in here with its token set and verify key).
-            d.reasons.push("approval_token_missing".into());
-            d.violations.push("approval_not_granted".into());
+            d.reasons.extend(outcome.reason_codes.iter().cloned());
+            if outcome.granted {
+                d.verdict = Verdict::Allow;
+                out.approval_ref = outcome.approval_ref.clone();
+                approval_granted_ref = outcome.approval_ref.clone();
+            } else {
+                d.violations.push("approval_not_granted".into());
+            }
         }
         approval_audit = Some(ApprovalAuditRecord {
             schema_id: APPROVAL_AUDIT_SCHEMA_ID.into(),
@@ -506,15 +609,17 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
             intent_digest: intent_digest.clone(),
             policy_digest: req.policy.digest.clone(),
             required_approvals: required,
-            valid_approvals: 0,
-            approved: false,
-            entries: None,
+            valid_approvals: outcome.valid,
+            approved: outcome.valid >= required,
+            approvers: outcome.approvers,
+            entries: outcome.entries,
             ..ApprovalAuditRecord::default()
         });
     }
 
-    // 9. Broker credential for allowed calls that require one.
+    // 9. Broker credential for allowed calls that require one; its receipt must hold.
     let mut issued: Option<(IssuedCredential, CredentialRequest)> = None;
+    let mut broker_error: Option<String> = None;
     if evaluation.require_broker_credential && d.verdict == Verdict::Allow && !intent_invalid {
         match req.broker {
             None => d.block(
@@ -547,15 +652,28 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
                     scope,
                     target_binding: prepared.targets_digest(),
                 };
-                match broker.issue(&request) {
+                match broker.issue(&request, &req.broker_caps) {
                     Ok(cred) => {
-                        d.reasons.push("broker_credential_present".into());
-                        issued = Some((cred, request));
+                        let codes = crate::broker::receipt::check(
+                            &request,
+                            &cred,
+                            &evaluation.broker_postures,
+                        );
+                        if codes.is_empty() {
+                            d.reasons.push("broker_credential_present".into());
+                            issued = Some((cred, request));
+                        } else {
+                            d.verdict = Verdict::Block;
+                            d.reasons.extend(codes.iter().map(|c| c.to_string()));
+                            d.violations.push("broker_credential_missing".into());
+                            broker_error =
+                                Some(format!("broker receipt rejected: {}", codes.join(",")));
+                        }
                     }
-                    Err(_) => d.block(
-                        "broker_credential_missing",
-                        Some("broker_credential_missing"),
-                    ),
+                    Err(e) => {
+                        d.block(e.reason_code, Some("broker_credential_missing"));
+                        broker_error = Some(e.message);
+                    }
                 }
             }
         }
@@ -604,7 +722,16 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     }
     if let Some(dr) = &mut trace.delegation_ref {
         dr.reason_codes = sorted(delegation_codes.clone());
+        if !delegation_granted_ref.is_empty() {
+            dr.delegation_token_ref = delegation_granted_ref.clone();
+        }
     }
+    if !approval_granted_ref.is_empty() {
+        trace.approval_token_ref = approval_granted_ref.clone();
+    }
+    trace.pre_approved = fast_path.pre_approved;
+    trace.pattern_id = fast_path.pattern_id.clone();
+    trace.registry_reason = fast_path.registry_reason.clone();
     if let Some((cred, request)) = &issued {
         trace.broker_credential_ref = cred.credential_ref.clone();
         trace.broker_credential_source = crate::text::lower_trim(&cred.source);
@@ -622,7 +749,13 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
 
     if let Some(mut audit) = approval_audit {
         audit.trace_id = tid.clone();
-        audit.relationship = audit_relationship(&tid, &audit.tool_name, &req.policy.digest, &[]);
+        audit.relationship = audit_relationship(
+            &tid,
+            &audit.tool_name,
+            &req.policy.digest,
+            &audit.approvers,
+            &[],
+        );
         let path = resolve(
             &req.outputs.dir,
             &req.outputs.approval_audit,
@@ -633,7 +766,13 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     }
     if let Some(mut audit) = delegation_audit {
         audit.trace_id = tid.clone();
-        audit.relationship = audit_relationship(&tid, &audit.tool_name, &req.policy.digest, &[]);
+        let links: Vec<(String, String)> = audit
+            .entries
+            .iter()
+            .map(|e| (e.delegator_identity.clone(), e.delegate_identity.clone()))
+            .collect();
+        audit.relationship =
+            audit_relationship(&tid, &audit.tool_name, &req.policy.digest, &[], &links);
         let path = resolve(
             &req.outputs.dir,
             &req.outputs.delegation_audit,
@@ -732,6 +871,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         exit_code,
         evaluation,
         trace,
+        broker_error,
     })
 }
 
@@ -793,12 +933,14 @@ impl PendingWrites {
     }
 }
 
-/// The relationship of an audit record: parented by the trace, governed by the policy.
+/// The relationship of an audit record: parented by the trace, governed by the policy; approvers
+/// and delegation links (delegator → delegate) add agents, roles and `delegates_to` edges.
 fn audit_relationship(
     trace_id: &str,
     tool: &str,
     policy_digest: &str,
     agents: &[String],
+    links: &[(String, String)],
 ) -> Option<Relationship> {
     let mut entity_refs = vec![
         Ref::new("trace", trace_id),
@@ -806,6 +948,30 @@ fn audit_relationship(
         Ref::new("policy", policy_digest),
     ];
     entity_refs.extend(agents.iter().map(|a| Ref::new("agent", a)));
+    let mut edges = vec![Edge {
+        kind: "governed_by".into(),
+        from: Ref::new("tool", tool),
+        to: Ref::new("policy", policy_digest),
+    }];
+    let mut agent_chain = Vec::new();
+    for (delegator, delegate) in links {
+        for (id, role) in [(delegator, "delegator"), (delegate, "delegate")] {
+            if !id.is_empty() {
+                entity_refs.push(Ref::new("agent", id));
+                agent_chain.push(AgentLink {
+                    identity: id.clone(),
+                    role: role.into(),
+                });
+            }
+        }
+        if !delegator.is_empty() && !delegate.is_empty() {
+            edges.push(Edge {
+                kind: "delegates_to".into(),
+                from: Ref::new("agent", delegator),
+                to: Ref::new("agent", delegate),
+            });
+        }
+    }
     Relationship {
         parent_ref: Some(Ref::new("trace", trace_id)),
         entity_refs,
@@ -813,15 +979,101 @@ fn audit_relationship(
             policy_digest: policy_digest.into(),
             ..PolicyRef::default()
         }),
-        edges: vec![Edge {
-            kind: "governed_by".into(),
-            from: Ref::new("tool", tool),
-            to: Ref::new("policy", policy_digest),
-        }],
+        agent_chain,
+        edges,
         parent_record_id: trace_id.into(),
         ..Relationship::default()
     }
     .finish()
+}
+
+/// The scope an approval token must carry: `tool:<tool>`, and for a destructive call in the apply
+/// phase also `phase:apply` and `destructive:apply` (CONTRACTS §2.10).
+fn approval_scope(intent: &Intent) -> Vec<String> {
+    let mut scope = vec![format!("tool:{}", intent.tool_name)];
+    if intent.context.phase == "apply" && intent.has_destructive_target() {
+        scope.push("phase:apply".into());
+        scope.push("destructive:apply".into());
+    }
+    scope
+}
+
+/// What the approved-script registry said about this intent.
+#[derive(Clone, Debug, Default)]
+struct FastPath {
+    pre_approved: bool,
+    pattern_id: String,
+    registry_reason: String,
+}
+
+/// The approved-script fast path (CONTRACTS §2.6): for a script intent the rules did not fail
+/// closed on, under a policy that does not require context evidence, a verified registry entry that
+/// matches pre-approves the script. A registry that cannot be read or verified fails closed for
+/// high-risk intents and oss-prod (exit 3), else it is skipped with a warning.
+fn approved_script(
+    req: &GateRequest<'_>,
+    intent: &Intent,
+    evaluation: &Evaluation,
+    fail_closed: bool,
+    warnings: &mut Vec<String>,
+) -> Result<FastPath, GaitError> {
+    let registry_and_key = match &req.approved_scripts {
+        ApprovedScriptsInput::None => return Ok(FastPath::default()),
+        ApprovedScriptsInput::Failed(error) => {
+            if fail_closed {
+                return Err(GaitError::invalid(format!(
+                    "approved script registry unavailable in fail-closed mode: {error}"
+                ))
+                .with_exit(exit::BLOCKED));
+            }
+            warnings.push(format!(
+                "approved script registry unavailable; fast path disabled: {error}"
+            ));
+            None
+        }
+        ApprovedScriptsInput::Loaded { registry, key } => Some((registry, key)),
+    };
+    let Some((registry, key)) = registry_and_key else {
+        return Ok(FastPath::default());
+    };
+    if !intent.is_script()
+        || !evaluation.fail_closed_reason_codes.is_empty()
+        || req
+            .policy
+            .policy
+            .rules
+            .iter()
+            .any(|r| r.require_context_evidence)
+    {
+        return Ok(FastPath::default());
+    }
+    let entries = match registry.verify(key, req.evaluation_time) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let message = format!("approved script registry verification failed {error}");
+            if fail_closed {
+                return Err(GaitError::invalid(message).with_exit(exit::BLOCKED));
+            }
+            warnings.push(format!("{message}; fast path disabled"));
+            return Ok(FastPath::default());
+        }
+    };
+    Ok(
+        match entries
+            .iter()
+            .find(|e| e.matches(intent, &req.policy.digest, req.evaluation_time))
+        {
+            Some(e) => FastPath {
+                pre_approved: true,
+                pattern_id: e.pattern_id.clone(),
+                registry_reason: "approved_script_match".into(),
+            },
+            None => FastPath {
+                registry_reason: "approved_script_not_found".into(),
+                ..FastPath::default()
+            },
+        },
+    )
 }
 
 /// The trace's relationship: session parent, the calling agent, the tool, the policy, the trace and

@@ -47,8 +47,13 @@ fn every_corpus_case_through_the_engine() {
             })
         } else {
             let opts = engine::options(&case.argv()).unwrap();
-            gate_eval(&opts, &PolicyCache::disabled(), &FixedClock(now))
-                .map(|r| (r.exit_code, serde_json::to_value(&r.output).unwrap()))
+            gate_eval(
+                &opts,
+                &PolicyCache::disabled(),
+                &FixedClock(now),
+                &gait_engine::procx::SystemSpawner,
+            )
+            .map(|r| (r.exit_code, serde_json::to_value(&r.output).unwrap()))
         };
         let (code, output): (i32, Value) = match outcome {
             Ok(ok) => ok,

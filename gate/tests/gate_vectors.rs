@@ -56,8 +56,13 @@ fn every_gate_vector_through_the_engine() {
                     std::env::set_current_dir(&origin).unwrap();
                     continue;
                 }
-                Ok(opts) => gate_eval(&opts, &PolicyCache::disabled(), &FixedClock(now))
-                    .map(|res| (res.exit_code, serde_json::to_value(&res.output).unwrap())),
+                Ok(opts) => gate_eval(
+                    &opts,
+                    &PolicyCache::disabled(),
+                    &FixedClock(now),
+                    &gait_engine::procx::SystemSpawner,
+                )
+                .map(|res| (res.exit_code, serde_json::to_value(&res.output).unwrap())),
             }
         };
         let (code, output) = match outcome {

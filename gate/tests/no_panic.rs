@@ -49,3 +49,58 @@ proptest! {
         exercise(text.as_bytes(), INTENT.as_bytes());
     }
 }
+
+// Signed artifacts and side inputs of the gate-depth steps: tokens, registries, kill-switch state
+// and broker receipts, parsed and (when they parse) normalized and validated.
+const APPROVAL: &str = include_str!("../../tests/vectors/fields_examples/approval_token.json");
+const REGISTRY: &str = r#"{"entries":[{"pattern_id":"p","policy_digest":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","script_hash":"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","tool_sequence":["a"],"scope":["risk:high"],"approver_identity":"x","created_at":"2030-01-01T00:00:00Z","expires_at":"2031-01-01T00:00:00Z","signature":{"alg":"ed25519","key_id":"","sig":"AA==","signed_digest":"00"}}]}"#;
+const KILL_SWITCH: &str = r#"{"schema_id":"gait.gate.kill_switch_state","entries":[{"entry_id":"e","enabled":true,"tool_name":"tool.write","path_prefixes":["/a"],"expires_at":"2031-01-01T00:00:00Z"}]}"#;
+
+fn exercise_artifacts(bytes: &[u8]) {
+    use gait_gate::tokens::{approval, delegation};
+    let now = gait_engine::GoTime::parse("2030-06-01T00:00:00Z").unwrap();
+    let key = gait_engine::crypto::PrivateKey::from_seed(&[1; 32]).public();
+    if let Ok(t) = approval::ApprovalToken::parse(bytes) {
+        let _ = approval::approval_token_id(&t);
+        let _ = approval::validate(
+            &t,
+            Some(&key),
+            &approval::ApprovalExpectation {
+                now,
+                ..Default::default()
+            },
+        );
+    }
+    if let Ok(t) = delegation::DelegationToken::parse(bytes) {
+        let _ = delegation::validate(
+            &t,
+            Some(&key),
+            &delegation::DelegationExpectation {
+                now,
+                ..Default::default()
+            },
+        );
+    }
+    if let Ok(r) = gait_gate::approved_scripts::Registry::parse(bytes) {
+        let _ = r.verify(&key, now);
+    }
+    if let Ok(s) = gait_gate::killswitch::KillSwitchState::parse(bytes) {
+        let intent = gait_gate::intent::load(INTENT.as_bytes()).unwrap();
+        let _ = gait_gate::killswitch::evaluate(&s, &intent, now);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(800))]
+
+    #[test]
+    fn artifacts_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        exercise_artifacts(&bytes);
+    }
+
+    #[test]
+    fn artifacts_mutated(pos in 0usize..4096, byte in any::<u8>(), cut in any::<bool>(), which in 0u8..3) {
+        let base = match which { 0 => APPROVAL, 1 => REGISTRY, _ => KILL_SWITCH };
+        exercise_artifacts(&mutate(base, pos, byte, cut));
+    }
+}

@@ -92,6 +92,14 @@ impl Ctx {
         std::env::var(name).ok()
     }
 
+    /// The environment variables whose names start with `prefix` (UTF-8 ones only).
+    pub fn env_with_prefix(&self, prefix: &str) -> Vec<(String, String)> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .filter(|(k, _)| k.starts_with(prefix))
+            .collect()
+    }
+
     /// The wall clock, for the values the engine is given (it never reads the clock itself).
     pub fn now(&self) -> GoTime {
         GoTime::from_utc(chrono::Utc::now())

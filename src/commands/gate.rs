@@ -2,7 +2,9 @@
 
 use crate::cli::{CmdResult, Command, Ctx, Flag, Order, Parsed, Response};
 use gait_engine::crypto::KeySource;
+use gait_engine::procx::SystemSpawner;
 use gait_engine::{GaitError, GoTime};
+use gait_gate::broker::{DEFAULT_ENV_PREFIX, EnvSnapshot};
 use gait_gate::cache::PolicyCache;
 use gait_gate::gate_eval::{GateEvalOptions, gate_eval};
 use gait_gate::predicate::PredicateHandle;
@@ -26,6 +28,26 @@ const FLAGS: &[Flag] = &[
         "approval-token-ref",
         "",
         "approval reference recorded in the trace",
+    ),
+    Flag::string(
+        "approval-token",
+        "",
+        "approval token file (gait approve) for a require_approval decision",
+    ),
+    Flag::string(
+        "approval-token-chain",
+        "",
+        "more approval token files (comma-separated) for multi-party approval",
+    ),
+    Flag::string(
+        "delegation-token",
+        "",
+        "delegation token file (gait delegate mint) for a delegated call",
+    ),
+    Flag::string(
+        "delegation-token-chain",
+        "",
+        "more delegation token files (comma-separated), one per chain link",
     ),
     Flag::string(
         "approval-audit-out",
@@ -104,7 +126,26 @@ const FLAGS: &[Flag] = &[
         ".gait-out/gate_rate_limits.json",
         "shared rate-limit state file",
     ),
-    Flag::string("credential-broker", "off", "credential broker: off or stub"),
+    Flag::string(
+        "credential-broker",
+        "off",
+        "credential broker: off, stub, env or command",
+    ),
+    Flag::string(
+        "credential-env-prefix",
+        "GAIT_BROKER_TOKEN_",
+        "env broker: prefix of the variables holding credentials",
+    ),
+    Flag::string(
+        "credential-command",
+        "",
+        "command broker: executable (allowlisted in GAIT_CREDENTIAL_COMMAND_ALLOWLIST; no shell)",
+    ),
+    Flag::string(
+        "credential-command-args",
+        "",
+        "command broker: arguments (comma-separated)",
+    ),
     Flag::string(
         "credential-ref",
         "",
@@ -124,6 +165,21 @@ const FLAGS: &[Flag] = &[
         "wrkr-inventory",
         "",
         "Wrkr inventory JSON enriching auth_context with wrkr.* values",
+    ),
+    Flag::string(
+        "approved-script-registry",
+        "",
+        "approved-script registry (gait approve-script) enabling the pre-approved script fast path",
+    ),
+    Flag::string(
+        "approved-script-public-key",
+        "",
+        "approved-script verify key (default: the approval verify key)",
+    ),
+    Flag::string(
+        "approved-script-public-key-env",
+        "",
+        "environment variable holding the approved-script verify key",
     ),
     Flag::string(
         "config",
@@ -246,6 +302,15 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     }
     let started = Instant::now();
     let cfg = load_config(&p)?;
+    let args = if p.is_set("credential-command-args") {
+        p.csv("credential-command-args")
+    } else {
+        cfg.credential_command_args.clone()
+    };
+    let env_prefix = match pick(&p, "credential-env-prefix", &cfg.credential_env_prefix).trim() {
+        "" => DEFAULT_ENV_PREFIX.to_string(),
+        prefix => prefix.to_string(),
+    };
     let scopes = if p.is_set("credential-scopes") {
         p.csv("credential-scopes")
     } else if !cfg.credential_scopes.is_empty() {
@@ -292,6 +357,16 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
             "delegation-private-key",
             "delegation-private-key-env",
         )?,
+        approved_script_public_key: ctx.key_source(
+            &p,
+            "approved-script-public-key",
+            "approved-script-public-key-env",
+        )?,
+        approval_token: p.str("approval-token"),
+        approval_token_chain: p.csv("approval-token-chain"),
+        delegation_token: p.str("delegation-token"),
+        delegation_token_chain: p.csv("delegation-token-chain"),
+        approved_script_registry: p.str("approved-script-registry"),
         evaluation_time: p.str("evaluation-time"),
         simulate: p.bool("simulate"),
         context_envelope: p.str("context-envelope"),
@@ -299,6 +374,15 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         wrkr_inventory: pick(&p, "wrkr-inventory", &cfg.wrkr_inventory_path),
         rate_limit_state: pick(&p, "rate-limit-state", &cfg.rate_limit_state),
         credential_broker: pick(&p, "credential-broker", &cfg.credential_broker),
+        credential_command: pick(&p, "credential-command", &cfg.credential_command),
+        credential_command_args: args,
+        credential_command_allowlist: crate::cli::flags::split_csv(
+            &ctx.env("GAIT_CREDENTIAL_COMMAND_ALLOWLIST")
+                .unwrap_or_default(),
+        ),
+        // The env broker sees only the variables under its prefix.
+        broker_env: EnvSnapshot::new(ctx.env_with_prefix(&env_prefix)),
+        credential_env_prefix: env_prefix,
         credential_ref: pick(&p, "credential-ref", &cfg.credential_ref),
         credential_scopes: scopes,
         approval_token_ref: p.str("approval-token-ref"),
@@ -311,7 +395,7 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     };
     let clock = WallClock(started);
     let cache = policy_cache(ctx);
-    let result = gate_eval(&opts, &cache, &clock)?;
+    let result = gate_eval(&opts, &cache, &clock, &SystemSpawner)?;
     if explain {
         let policy_bytes = gait_engine::fsx::read_bounded(
             std::path::Path::new(&opts.policy),
@@ -350,6 +434,9 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         if !value.is_empty() {
             text.push_str(&format!("\n{key}={value}"));
         }
+    }
+    if let Some(e) = &result.broker_error {
+        text.push_str(&format!("\nbroker_error={e}"));
     }
     if o.would_have_blocked {
         text.push_str(&format!(

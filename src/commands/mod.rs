@@ -7,6 +7,10 @@ use crate::cli::Command;
 
 mod gate;
 mod keys;
+// Gate depth: approvals, delegation, approved scripts, kill switch.
+mod approve;
+mod delegate;
+mod killswitch;
 pub mod plugin;
 mod registry;
 
@@ -69,6 +73,16 @@ pub fn all() -> &'static [&'static Command] {
         &regress::ADD,
         &regress::BOOTSTRAP,
         &regress::RUN,
+        // Gate depth.
+        &approve::APPROVE,
+        &delegate::MINT,
+        &delegate::VERIFY,
+        &approve::APPROVE_SCRIPT,
+        &approve::LIST_SCRIPTS,
+        &killswitch::ADD,
+        &killswitch::LIST,
+        &killswitch::DISABLE,
+        &killswitch::EXPIRE,
     ];
     ALL
 }

@@ -123,7 +123,7 @@ fn run_record(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         .is_set("context-evidence-mode")
         .then(|| p.str("context-evidence-mode"));
     let recorded = runpack::record(
-        &input,
+        input,
         &RecordOptions {
             run_id: run_id.as_deref(),
             capture_mode: capture.as_deref(),
@@ -136,7 +136,6 @@ fn run_record(ctx: &mut Ctx, p: Parsed) -> CmdResult {
             producer_version: PRODUCER_VERSION,
         },
     )?;
-    drop(input);
     let bundle = runpack_io::write_runpack(&p.str("out-dir"), &recorded.run_id, &recorded.zip)?;
     let footer = ticket_footer(&recorded.run_id, &recorded.manifest_digest);
     let out = RecordOut {

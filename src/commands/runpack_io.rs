@@ -18,6 +18,12 @@ pub struct Loaded {
 pub fn load(ctx: &Ctx, arg: &str) -> Result<Loaded, GaitError> {
     let path = paths::resolve_runpack(arg, &ctx.gait_home());
     let display = path.display().to_string();
+    if path.is_dir() {
+        return Err(
+            GaitError::invalid(format!("{display} is a directory, not a runpack zip"))
+                .with_hint("pass a runpack_<run_id>.zip file or a run id"),
+        );
+    }
     let bytes = fsx::read_bounded(&path, runpack_limits().max_archive_bytes).map_err(|e| {
         let not_found = matches!(e, FsError::NotFound { .. });
         let err = GaitError::from(e);
@@ -73,20 +79,20 @@ pub fn check_output_path(path: &Path, flag: &str) -> Result<(), GaitError> {
     Ok(())
 }
 
-/// `<out_dir>/runpack_<run_id>.zip`, written atomically (0600).
+/// `<out_dir>/runpack_<run_id>.zip`, written atomically (0600; re-derivable, so not fsynced).
 pub fn write_runpack(out_dir: &str, run_id: &str, zip: &[u8]) -> Result<String, GaitError> {
     let dir = PathBuf::from(out_dir.trim());
     check_output_path(&dir, "--out-dir")?;
     let path = dir.join(format!("runpack_{run_id}.zip"));
-    fsx::write_atomic(&path, zip, 0o600)?;
+    fsx::write_atomic_unsynced(&path, zip, 0o600)?;
     Ok(path.display().to_string())
 }
 
-/// Writes bytes to a user-given output path atomically.
+/// Writes a derived artifact (runpack, diff, report) to a user-given path atomically.
 pub fn write_output(path: &str, bytes: &[u8], flag: &str) -> Result<String, GaitError> {
     let p = PathBuf::from(path.trim());
     check_output_path(&p, flag)?;
-    fsx::write_atomic(&p, bytes, 0o600)?;
+    fsx::write_atomic_unsynced(&p, bytes, 0o600)?;
     Ok(p.display().to_string())
 }
 

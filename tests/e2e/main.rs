@@ -22,11 +22,18 @@ mod gate;
 mod gate_corpus;
 mod gate_vectors;
 mod runpack;
+mod runpack_examples;
 mod runpack_tools;
 mod runpack_vectors;
 
 // Regress: fixtures, graders, JUnit, script sandboxes.
 mod regress;
+// Gate depth: tokens, brokers, kill switch, approved scripts.
+mod approvals;
+mod approved_scripts;
+mod brokers;
+mod kill_switch;
+mod token_vectors;
 
 /// Every `.rs` file in this directory must be declared above, or its tests would silently never run.
 #[test]

@@ -223,6 +223,12 @@ fn hostile_and_broken_archives_are_refused_cleanly() {
     assert_eq!(json["error_code"], "runpack_duplicate_entries");
     assert_eq!(json["error_category"], "verification_failed");
 
+    // A directory where a zip is expected.
+    std::fs::create_dir_all(sb.join("adir.zip")).unwrap();
+    let (code, json) = sb.run_json(&["verify", "adir.zip", "--json"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(json["error"].as_str().unwrap().contains("is a directory"));
+
     // A zip without a manifest.
     sb.write("nomanifest.zip", raw_zip(&[("run.json", b"{}")]));
     assert_refused(&sb, "nomanifest.zip", "manifest.json");
@@ -392,7 +398,14 @@ fn signatures_require_the_right_key() {
 fn record_refuses_bad_inputs_cleanly() {
     let sb = Sandbox::new();
     let cases: &[(&str, &str)] = &[
-        ("{\"run\":{\"run_id\":\"a\"},\"run\":{}}", "duplicate field"),
+        (
+            "{\"run\":{\"run_id\":\"a\"},\"run\":{}}",
+            "duplicate key \"run\"",
+        ),
+        (
+            "{\"run\":{\"run_id\":\"a\",\"run_id\":\"b\"}}",
+            "duplicate field",
+        ),
         (
             "{\"run\":{\"run_id\":\"a\"},\"intents\":[{\"intent_id\":\"i\",\"args\":{\"k\":1,\"k\":2}}]}",
             "duplicate key \"k\"",
@@ -492,5 +505,56 @@ fn record_accepts_the_seed_and_reference_spellings() {
     assert!(
         err.starts_with("warning: reference capture stripped"),
         "{err}"
+    );
+}
+
+#[test]
+fn every_runpack_command_has_help_explain_and_json_errors() {
+    let sb = Sandbox::new();
+    let commands: [&[&str]; 9] = [
+        &["demo"],
+        &["verify"],
+        &["run", "record"],
+        &["run", "replay"],
+        &["run", "diff"],
+        &["run", "reduce"],
+        &["run", "inspect"],
+        &["run", "receipt"],
+        &["migrate"],
+    ];
+    let (_, top, _) = sb.run(&["--help"]);
+    for words in commands {
+        let name = words.join(" ");
+        assert!(top.contains(&name), "gait --help lists {name}");
+        let mut args = words.to_vec();
+        args.push("--help");
+        let (code, out, _) = sb.run(&args);
+        assert_eq!(code, 0, "{name} --help");
+        assert!(out.starts_with(&format!("Usage: gait {name}")), "{out}");
+        let mut args = words.to_vec();
+        args.push("--explain");
+        let (code, out, _) = sb.run(&args);
+        assert_eq!(
+            (code, out.lines().count()),
+            (0, 1),
+            "{name} --explain: {out}"
+        );
+        args.push("--json");
+        let (code, json) = sb.run_json(&args);
+        assert_eq!(code, 0);
+        assert!(!json["explain"].as_str().unwrap().is_empty());
+        // A flag it does not have: Go's wording, the envelope once --json was seen.
+        let mut args = words.to_vec();
+        args.extend(["--json", "--no-such-flag"]);
+        let (code, json) = sb.run_json(&args);
+        assert_eq!(code, 6, "{name}: {json}");
+        assert_eq!(
+            json["error"],
+            "flag provided but not defined: -no-such-flag"
+        );
+    }
+    assert!(
+        !sb.join("gait-out").exists(),
+        "--help/--explain never run a command"
     );
 }

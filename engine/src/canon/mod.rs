@@ -40,7 +40,7 @@ pub fn write_jcs<S: Sink>(node: &Node<'_>, sink: &mut S) {
         Node::Null => sink.put(b"null"),
         Node::Bool(true) => sink.put(b"true"),
         Node::Bool(false) => sink.put(b"false"),
-        Node::Num(n) => sink.put(es6_number(n.value).as_bytes()),
+        Node::Num(n) => write_number(n.value, sink),
         Node::Str(s) => write_jcs_string(s, sink),
         Node::Arr(items) => {
             sink.put(b"[");
@@ -70,19 +70,53 @@ pub fn write_jcs<S: Sink>(node: &Node<'_>, sink: &mut S) {
 }
 
 /// Orders strings by their UTF-16 code units, as RFC 8785 requires for object keys.
+///
+/// UTF-8 byte order is code-point order, which equals UTF-16 order except between a supplementary
+/// character (4-byte UTF-8, lead byte 0xF0+) and U+E000..U+FFFF (lead bytes 0xEE, 0xEF): only when
+/// the first differing bytes involve those is the UTF-16 comparison needed.
 pub fn utf16_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    match x.iter().zip(y).position(|(p, q)| p != q) {
+        None => x.len().cmp(&y.len()),
+        Some(i) if x[i] < 0xEE && y[i] < 0xEE => x[i].cmp(&y[i]),
+        Some(_) => a.encode_utf16().cmp(b.encode_utf16()),
     }
-    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// True when any of the 8 bytes is `"`, `\` or below 0x20 (exact: the classic SWAR byte tests).
+#[inline]
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    let q = word ^ (ONES * u64::from(b'"'));
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let bs = word ^ (ONES * u64::from(b'\\'));
+    let backslash = bs.wrapping_sub(ONES) & !bs & HIGH;
+    below_space | quote | backslash != 0
 }
 
 /// RFC 8785 string form: only `"`, `\`, and controls are escaped; everything else is raw UTF-8.
 pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
     sink.put(b"\"");
     let bytes = s.as_bytes();
+    // Skip eight bytes at a time while none needs escaping (most strings have no escapes at all).
+    let mut clean = 0;
+    while clean + 8 <= bytes.len() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&bytes[clean..clean + 8]);
+        if needs_escape(u64::from_le_bytes(word)) {
+            break;
+        }
+        clean += 8;
+    }
+    if clean == bytes.len() {
+        sink.put(bytes);
+        sink.put(b"\"");
+        return;
+    }
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(clean) {
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -117,11 +151,36 @@ pub fn write_jcs_string<S: Sink>(s: &str, sink: &mut S) {
 
 /// ECMAScript `Number.prototype.toString` of a finite double (what JCS prints); `-0` prints `0`.
 pub fn es6_number(v: f64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_number(v, &mut out);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes [`es6_number`] into a sink without allocating. Integral values below 2^53 (the common case
+/// in tool payloads) print as plain decimals, which is exactly what ES6 prints for them.
+pub fn write_number<S: Sink>(v: f64, sink: &mut S) {
     if v == 0.0 {
-        return "0".to_string();
+        sink.put(b"0");
+        return;
+    }
+    if v.fract() == 0.0 && v.abs() <= MAX_SAFE_INTEGER {
+        let mut digits = [0u8; 20];
+        let mut n = v.abs() as u64;
+        let mut i = digits.len();
+        while n > 0 {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        if v < 0.0 {
+            i -= 1;
+            digits[i] = b'-';
+        }
+        sink.put(&digits[i..]);
+        return;
     }
     let mut buf = ryu_js::Buffer::new();
-    buf.format_finite(v).to_string()
+    sink.put(buf.format_finite(v).as_bytes());
 }
 
 /// Canonical bytes of JSON text, with the warnings the parse produced.
@@ -176,9 +235,25 @@ pub fn digest_of<T: Serialize + ?Sized>(value: &T) -> Result<String, CanonError>
     Ok(sha256_hex(&jcs_of(value)?))
 }
 
-/// sha256 hex of raw bytes.
+/// sha256 hex of raw bytes (lowercase; a table lookup per byte — this runs on every digest).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(bytes);
+    let mut out = String::with_capacity(64);
+    for b in digest {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+/// sha256 hex of the concatenation of `parts` (a file held in chunks).
+pub fn sha256_hex_parts(parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    hex::encode(h.finalize())
 }
 
 /// True when `s` is 64 lowercase-or-uppercase hex characters.
@@ -189,6 +264,15 @@ pub fn is_sha256_hex(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sha256_hex_is_lowercase_hex_of_the_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(sha256_hex(b"x"), hex::encode(Sha256::digest(b"x")));
+    }
 
     fn jcs(src: &str) -> String {
         String::from_utf8(
@@ -238,6 +322,62 @@ mod tests {
             let opts = ParseOptions::recorded_payload();
             let got = String::from_utf8(jcs_bytes(input.as_bytes(), opts).unwrap().0).unwrap();
             assert_eq!(got, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_reference_forms() {
+        // Integers through the fast path and through ryu print the same.
+        for v in [
+            1.0,
+            -1.0,
+            42.0,
+            9007199254740991.0,
+            -9007199254740991.0,
+            1e15,
+            123456789.0,
+        ] {
+            let mut buf = ryu_js::Buffer::new();
+            assert_eq!(es6_number(v), buf.format_finite(v), "{v}");
+        }
+        // UTF-16 order: U+FFFF sorts after U+10000 in UTF-8 byte order but before it in UTF-16.
+        let pairs = [
+            ("a", "b"),
+            ("ab", "a"),
+            ("\u{e000}", "\u{10000}"),
+            ("\u{ffff}x", "\u{10000}"),
+            ("é", "z"),
+            ("same", "same"),
+        ];
+        for (a, b) in pairs {
+            assert_eq!(
+                utf16_cmp(a, b),
+                a.encode_utf16().cmp(b.encode_utf16()),
+                "{a} {b}"
+            );
+        }
+        assert_eq!(
+            utf16_cmp("\u{10000}", "\u{ffff}"),
+            std::cmp::Ordering::Less,
+            "supplementary characters sort before U+FFFF in UTF-16"
+        );
+        // The 8-byte scan finds escapes at every position and never flags safe bytes.
+        for pos in 0..20 {
+            for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+                let mut text: Vec<char> = "abcdefghijklmnopqrstuvwxyz".chars().collect();
+                text[pos] = special;
+                let text: String = text.into_iter().collect();
+                let mut ours = Vec::new();
+                write_jcs_string(&text, &mut ours);
+                let theirs = serde_jcs::to_string(&text).unwrap();
+                assert_eq!(String::from_utf8(ours).unwrap(), theirs, "{text:?}");
+            }
+        }
+        for safe in ["\u{20}", "~", "\u{7f}", "é", "\u{2028}", "😀"] {
+            let text = safe.repeat(9);
+            let mut ours = Vec::new();
+            write_jcs_string(&text, &mut ours);
+            assert_eq!(ours, format!("\"{text}\"").into_bytes(), "{safe:?}");
         }
     }
 

@@ -9,14 +9,15 @@ use super::model::*;
 use crate::canon;
 use crate::crypto::PrivateKey;
 use crate::error::GaitError;
-use crate::zipx::{self, Entry, ZipxError};
+use crate::zipx::{self, ChunkedEntry, ZipxError};
 
+/// The four content entries; the JSONL ones may be held in chunks.
 pub struct Parts<'a> {
     pub run: &'a Run,
     pub capture_mode: &'a str,
     pub run_json: &'a [u8],
-    pub intents_jsonl: &'a [u8],
-    pub results_jsonl: &'a [u8],
+    pub intents_jsonl: Vec<&'a [u8]>,
+    pub results_jsonl: Vec<&'a [u8]>,
     pub refs_json: &'a [u8],
 }
 
@@ -35,12 +36,16 @@ pub fn manifest_digest(manifest: &Manifest) -> Result<String, GaitError> {
     canon::digest_of(&m).map_err(|e| GaitError::internal(format!("digest manifest: {e}")))
 }
 
-fn sha256_all(parts: &[&[u8]]) -> Vec<String> {
-    if parts.iter().map(|p| p.len()).sum::<usize>() >= 1024 * 1024 {
+fn sha256_all(files: &[Vec<&[u8]>]) -> Vec<String> {
+    let size: usize = files.iter().flatten().map(|c| c.len()).sum();
+    if size >= 1024 * 1024 {
         use rayon::prelude::*;
-        parts.par_iter().map(|p| canon::sha256_hex(p)).collect()
+        files
+            .par_iter()
+            .map(|f| canon::sha256_hex_parts(f))
+            .collect()
     } else {
-        parts.iter().map(|p| canon::sha256_hex(p)).collect()
+        files.iter().map(|f| canon::sha256_hex_parts(f)).collect()
     }
 }
 
@@ -59,13 +64,18 @@ pub fn write_error(e: ZipxError) -> GaitError {
 }
 
 pub fn build_runpack(parts: Parts<'_>, key: Option<&PrivateKey>) -> Result<Built, GaitError> {
-    let files_in_order: [(&str, &[u8]); 4] = [
+    let files_in_order: [(&str, Vec<&[u8]>); 4] = [
         (FILE_INTENTS, parts.intents_jsonl),
-        (FILE_REFS, parts.refs_json),
+        (FILE_REFS, vec![parts.refs_json]),
         (FILE_RESULTS, parts.results_jsonl),
-        (FILE_RUN, parts.run_json),
+        (FILE_RUN, vec![parts.run_json]),
     ];
-    let hashes = sha256_all(&files_in_order.map(|(_, b)| b));
+    let hashes = sha256_all(
+        &files_in_order
+            .iter()
+            .map(|(_, c)| c.clone())
+            .collect::<Vec<_>>(),
+    );
     let mut manifest = Manifest {
         schema_id: MANIFEST_SCHEMA_ID.to_string(),
         schema_version: SCHEMA_VERSION.to_string(),
@@ -100,20 +110,20 @@ pub fn build_runpack(parts: Parts<'_>, key: Option<&PrivateKey>) -> Result<Built
         manifest.signatures = vec![sig];
         manifest_json = encode(&manifest)?;
     }
-    let mut entries: Vec<Entry<'_>> = files_in_order
-        .iter()
-        .map(|(name, data)| Entry {
+    let mut entries: Vec<ChunkedEntry<'_>> = files_in_order
+        .into_iter()
+        .map(|(name, chunks)| ChunkedEntry {
             name: name.to_string(),
-            data,
+            chunks,
             executable: false,
         })
         .collect();
-    entries.push(Entry {
+    entries.push(ChunkedEntry {
         name: FILE_MANIFEST.to_string(),
-        data: &manifest_json,
+        chunks: vec![&manifest_json],
         executable: false,
     });
-    let zip = zipx::write_deterministic(entries, &super::record::runpack_limits())
+    let zip = zipx::write_deterministic_chunked(entries, &super::record::runpack_limits())
         .map_err(write_error)?;
     Ok(Built {
         manifest_digest: manifest.manifest_digest.clone(),

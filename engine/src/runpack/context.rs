@@ -16,7 +16,7 @@ use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 
 pub const ENVELOPE_SCHEMA_ID: &str = "gait.context.envelope";
-const TRACE_SOURCE: &str = "gait.trace";
+pub const TRACE_SOURCE: &str = "gait.trace";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EvidenceMode {

@@ -84,7 +84,7 @@ pub fn record_demo(producer_version: &str) -> Result<Recorded, GaitError> {
     };
     let now = GoTime::parse(DEMO_TIME).map_err(|e| GaitError::internal(e.to_string()))?;
     record(
-        &input,
+        input,
         &RecordOptions {
             run_id: None,
             capture_mode: None,

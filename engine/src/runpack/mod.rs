@@ -17,6 +17,7 @@ pub mod rebuild;
 pub mod record;
 pub mod reduce;
 pub mod replay;
+pub mod split;
 pub mod verify;
 
 pub use model::*;

@@ -54,7 +54,7 @@ pub fn rerecord(b: &Rebuild<'_>) -> Result<Recorded, GaitError> {
         runtime: b.run.env.runtime.clone(),
     };
     record(
-        &doc,
+        doc,
         &RecordOptions {
             run_id: b.run_id,
             capture_mode: Some(b.capture_mode),

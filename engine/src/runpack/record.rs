@@ -2,8 +2,8 @@
 //! (CONTRACTS §3.2, §3.3; vectors `runpacks.jsonl`).
 //!
 //! Shape of the work, designed for 100,000-record inputs:
-//! 1. the document is split with serde into borrowed raw values (`run`, each intent, each result,
-//!    `refs`, `normalization`) — no `serde_json::Value` tree is ever built for payloads;
+//! 1. the document is split by a structural scanner (`split`) into raw slices (`run`, each intent,
+//!    each result, `refs`, `normalization`) — no `serde_json::Value` tree is ever built for payloads;
 //! 2. every intent and result is parsed by the strict canonical parser, digested straight into sha256
 //!    and re-emitted as its JCS line, in parallel across records;
 //! 3. refs, run and manifest are small; the five entries are hashed, the manifest digested (and signed),
@@ -25,8 +25,6 @@ use crate::crypto::PrivateKey;
 use crate::error::GaitError;
 use crate::zipx::ZipLimits;
 use rayon::prelude::*;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -100,20 +98,56 @@ pub struct Recorded {
     pub result_count: usize,
 }
 
-#[derive(Deserialize)]
+/// The run-record document split into its members (values still raw JSON).
+#[derive(Default)]
 struct InputDoc<'a> {
-    #[serde(borrow, default)]
-    run: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    intents: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    results: Option<Vec<&'a RawValue>>,
-    #[serde(borrow, default)]
-    refs: Option<&'a RawValue>,
-    #[serde(default)]
+    run: Option<&'a [u8]>,
+    intents: Vec<&'a [u8]>,
+    results: Vec<&'a [u8]>,
+    refs: Option<&'a [u8]>,
     capture_mode: Option<String>,
-    #[serde(borrow, default)]
-    normalization: Option<&'a RawValue>,
+    normalization: Option<&'a [u8]>,
+}
+
+fn split_input<'a>(input: &'a [u8]) -> Result<InputDoc<'a>, GaitError> {
+    let members = super::split::split_object(input, &["intents", "results"])
+        .map_err(|e| invalid(format!("parse run record input: {}", e.0)))?;
+    let mut doc = InputDoc::default();
+    let present = |raw: &[u8]| raw != b"null";
+    let elements = |m: super::split::Member<'a>, what: &str| match m.elements {
+        Some(items) => Ok(items),
+        None => super::split::split_array(m.raw).map_err(|e| parse_err(what, e.0)),
+    };
+    for member in members {
+        let raw = member.raw;
+        match member.key.as_str() {
+            "run" => doc.run = Some(raw).filter(|r| present(r)),
+            "intents" => doc.intents = elements(member, "intents")?,
+            "results" => doc.results = elements(member, "results")?,
+            "refs" => doc.refs = Some(raw).filter(|r| present(r)),
+            "normalization" => doc.normalization = Some(raw).filter(|r| present(r)),
+            "capture_mode" => {
+                let parsed = canon::parse(raw, ParseOptions::recorded_payload())
+                    .map_err(|e| parse_err("capture_mode", e))?;
+                doc.capture_mode = match parsed.node {
+                    Node::Null => None,
+                    Node::Str(s) => Some(s.into_owned()),
+                    other => {
+                        return Err(parse_err(
+                            "capture_mode",
+                            format!("expected a string, got {}", other.kind()),
+                        ));
+                    }
+                };
+            }
+            // Unknown members are ignored, as Go's decoder does, but must still be valid JSON.
+            other => {
+                canon::parse(raw, ParseOptions::recorded_payload())
+                    .map_err(|e| parse_err(other, e))?;
+            }
+        }
+    }
+    Ok(doc)
 }
 
 fn invalid(msg: impl Into<String>) -> GaitError {
@@ -149,15 +183,26 @@ struct Inherit<'r> {
     capture: CaptureMode,
 }
 
-/// One processed record: its JCS line and what refs and warnings need from it.
-struct Processed {
-    line: Vec<u8>,
+/// What refs and warnings need from one processed record (its JCS line went to the chunk buffer).
+struct RecordMeta {
     intent_id: String,
     label: String,
     digest: String,
+}
+
+/// A run of consecutive records processed together: their JSONL bytes and what the rest needs.
+#[derive(Default)]
+struct Chunk {
+    jsonl: Vec<u8>,
+    records: usize,
+    /// Only kept when refs need to look records up (gait.trace receipts).
+    metas: Vec<RecordMeta>,
     had_payload: bool,
     warnings: Vec<String>,
 }
+
+/// Records per parallel work unit: large enough to amortize scheduling, small enough to balance.
+const CHUNK_RECORDS: usize = 1024;
 
 fn fill<'a>(slot: &mut Cow<'a, str>, default: &'a str) {
     if slot.is_empty() {
@@ -165,30 +210,28 @@ fn fill<'a>(slot: &mut Cow<'a, str>, default: &'a str) {
     }
 }
 
+/// Parses, digests and re-emits one record into `chunk`.
 fn process_record(
     index: usize,
-    raw: &RawValue,
+    raw: &[u8],
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
-) -> Result<Processed, GaitError> {
+    chunk: &mut Chunk,
+    keep_meta: bool,
+) -> Result<(), GaitError> {
     let (list, noun, schema_id, norm_key) = match kind {
         RecordKind::Intent => ("intents", "intent", INTENT_SCHEMA_ID, "intent_args"),
         RecordKind::Result => ("results", "result", RESULT_SCHEMA_ID, "result_payloads"),
     };
-    let what = format!("{list}[{index}]");
-    let parsed = canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
-        .map_err(|e| parse_err(&what, e))?;
-    let mut rec: RecordFields<'_> = fields::decode_record(parsed.node, kind, &what)
+    let what = || format!("{list}[{index}]");
+    let parsed =
+        canon::parse(raw, ParseOptions::recorded_payload()).map_err(|e| parse_err(&what(), e))?;
+    let mut rec: RecordFields<'_> = fields::decode_record(parsed.node, kind, &what())
         .map_err(|e| invalid(format!("parse run record input: {e}")))?;
-    let mut warnings: Vec<String> = Vec::new();
-    let id = rec.intent_id.to_string();
-    let payload_warnings = |ws: Vec<String>, warnings: &mut Vec<String>| {
-        warnings.extend(ws.into_iter().map(|w| format!("{noun} {id}: {w}")));
-    };
     // Digest-bearing fields (quirk 19): normalization payload > given digest > payload.
     let prefix = "normalize digest-bearing fields";
-    if let Some(norm) = normalization.get(id.as_str()) {
+    if let Some(norm) = normalization.get(rec.intent_id.as_ref()) {
         let digest = canon::digest_node(norm);
         if !rec.digest.is_empty() && !rec.digest.eq_ignore_ascii_case(&digest) {
             let what = if kind == RecordKind::Intent {
@@ -197,7 +240,8 @@ fn process_record(
                 "result"
             };
             return Err(GaitError::invalid(format!(
-                "{prefix}: {noun} {id} {what} digest mismatch"
+                "{prefix}: {noun} {} {what} digest mismatch",
+                rec.intent_id
             )));
         }
         rec.digest = Cow::Owned(digest);
@@ -206,13 +250,18 @@ fn process_record(
             Some(p) => rec.digest = Cow::Owned(canon::digest_node(p)),
             None => {
                 return Err(GaitError::invalid(format!(
-                    "{prefix}: {noun} {id} requires {} or normalization.{norm_key}",
+                    "{prefix}: {noun} {} requires {} or normalization.{norm_key}",
+                    rec.intent_id,
                     kind.digest_key()
                 )));
             }
         }
     }
-    payload_warnings(parsed.warnings, &mut warnings);
+    for w in parsed.warnings {
+        chunk
+            .warnings
+            .push(format!("{noun} {}: {w}", rec.intent_id));
+    }
     fill(&mut rec.schema_id, schema_id);
     fill(&mut rec.schema_version, SCHEMA_VERSION);
     if rec.created_at.is_zero() {
@@ -224,42 +273,59 @@ fn process_record(
     } else {
         fill(&mut rec.run_id, inherit.run_id);
     }
-    let had_payload = rec.payload.is_some();
-    let label = rec.label.to_string();
-    let digest = rec.digest.to_string();
+    chunk.had_payload |= rec.payload.is_some();
+    if keep_meta {
+        chunk.metas.push(RecordMeta {
+            intent_id: rec.intent_id.to_string(),
+            label: rec.label.to_string(),
+            digest: rec.digest.to_string(),
+        });
+    }
     let node = fields::encode_record(rec, kind, inherit.capture == CaptureMode::Raw);
-    let mut line = Vec::with_capacity(raw.get().len() / 2 + 256);
-    canon::write_jcs(&node, &mut line);
-    line.push(b'\n');
-    Ok(Processed {
-        line,
-        intent_id: id,
-        label,
-        digest,
-        had_payload,
-        warnings,
-    })
+    canon::write_jcs(&node, &mut chunk.jsonl);
+    chunk.jsonl.push(b'\n');
+    chunk.records += 1;
+    Ok(())
 }
 
+/// Processes every record, in parallel chunks for big inputs; chunks come back in input order.
 fn process_all(
-    raws: &[&RawValue],
+    raws: &[&[u8]],
     kind: RecordKind,
     inherit: &Inherit<'_>,
     normalization: &HashMap<&str, &Node<'_>>,
-) -> Result<Vec<Processed>, GaitError> {
-    let run = |(i, raw): (usize, &&RawValue)| process_record(i, raw, kind, inherit, normalization);
-    let results: Vec<Result<Processed, GaitError>> = if raws.len() >= PARALLEL_RECORDS {
-        raws.par_iter().enumerate().map(run).collect()
-    } else {
-        raws.iter().enumerate().map(run).collect()
+    keep_meta: bool,
+) -> Result<Vec<Chunk>, GaitError> {
+    let run = |(ci, part): (usize, &[&[u8]])| -> Result<Chunk, GaitError> {
+        let mut chunk = Chunk::default();
+        for (j, raw) in part.iter().enumerate() {
+            process_record(
+                ci * CHUNK_RECORDS + j,
+                raw,
+                kind,
+                inherit,
+                normalization,
+                &mut chunk,
+                keep_meta,
+            )?;
+        }
+        Ok(chunk)
     };
-    // The first failing record by position, whatever thread found it: errors are deterministic.
+    let results: Vec<Result<Chunk, GaitError>> = if raws.len() >= PARALLEL_RECORDS {
+        raws.par_chunks(CHUNK_RECORDS)
+            .enumerate()
+            .map(run)
+            .collect()
+    } else {
+        raws.chunks(CHUNK_RECORDS).enumerate().map(run).collect()
+    };
+    // The first failing chunk by position, whatever thread found it: errors are deterministic.
     results.into_iter().collect()
 }
 
-fn parse_normalization<'a>(raw: Option<&'a RawValue>) -> Result<Option<Node<'a>>, GaitError> {
+fn parse_normalization(raw: Option<&[u8]>) -> Result<Option<Node<'_>>, GaitError> {
     let Some(raw) = raw else { return Ok(None) };
-    let parsed = canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
+    let parsed = canon::parse(raw, ParseOptions::recorded_payload())
         .map_err(|e| parse_err("normalization", e))?;
     match &parsed.node {
         Node::Null | Node::Obj(_) => Ok(Some(parsed.node)),
@@ -295,16 +361,64 @@ fn normalization_map<'n, 'a>(
     Ok(map)
 }
 
-fn parse_run(raw: Option<&RawValue>) -> Result<Run, GaitError> {
+/// The run without its timeline: what records inherit and the manifest carries. Decoding it skips the
+/// timeline (one event per call in big runs), which is decoded in parallel with the records.
+#[derive(serde::Deserialize)]
+struct RunHeader {
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    schema_id: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    schema_version: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    created_at: GoTime,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    producer_version: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    run_id: String,
+    #[serde(default, deserialize_with = "super::model::nullable")]
+    env: RunEnv,
+}
+
+fn parse_run_header(raw: Option<&[u8]>) -> Result<Run, GaitError> {
+    let Some(raw) = raw else {
+        return Ok(Run::default());
+    };
+    let h: RunHeader = serde_json::from_slice(raw).map_err(|e| parse_err("run", e))?;
+    Ok(Run {
+        schema_id: h.schema_id,
+        schema_version: h.schema_version,
+        created_at: h.created_at,
+        producer_version: h.producer_version,
+        run_id: h.run_id,
+        env: h.env,
+        timeline: None,
+    })
+}
+
+fn parse_run(raw: Option<&[u8]>) -> Result<Run, GaitError> {
     match raw {
         None => Ok(Run::default()),
-        Some(raw) => {
-            // Strict first (duplicate keys anywhere are refused), then typed decoding.
-            canon::parse(raw.get().as_bytes(), ParseOptions::recorded_payload())
-                .map_err(|e| parse_err("run", e))?;
-            serde_json::from_str(raw.get()).map_err(|e| parse_err("run", e))
-        }
+        // Typed decoding: every member of a run is a known field (duplicates of those are refused by
+        // serde); unknown members are dropped, so nothing free-form is kept from it.
+        Some(raw) => serde_json::from_slice(raw).map_err(|e| parse_err("run", e)),
     }
+}
+
+/// Run defaults (CONTRACTS §3.2): schema, the clock for a missing `created_at`, the producer version,
+/// the platform for empty `env` fields, and `--run-id`.
+fn apply_run_defaults(run: &mut Run, opts: &RecordOptions<'_>) {
+    if let Some(id) = opts.run_id.map(str::trim).filter(|s| !s.is_empty()) {
+        run.run_id = id.to_string();
+    }
+    fill_string(&mut run.schema_id, RUN_SCHEMA_ID);
+    fill_string(&mut run.schema_version, SCHEMA_VERSION);
+    if run.created_at.is_zero() {
+        run.created_at = opts.now;
+    }
+    fill_string(&mut run.producer_version, opts.producer_version);
+    fill_string(&mut run.env.os, &opts.platform.os);
+    fill_string(&mut run.env.arch, &opts.platform.arch);
+    fill_string(&mut run.env.runtime, &opts.platform.runtime);
 }
 
 /// Decodes a refs object strictly (its `retrieval_params` are free-form JSON).
@@ -321,14 +435,35 @@ pub(crate) fn parse_refs_bytes(bytes: &[u8], what: &str) -> Result<(Refs, Vec<St
     Ok((refs, parsed.warnings))
 }
 
-/// Records a runpack from run-record JSON.
-pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
-    let doc: InputDoc<'_> = serde_json::from_slice(input)
-        .map_err(|e| invalid(format!("parse run record input: {e}")))?;
-    let mut run = parse_run(doc.run)?;
-    if let Some(id) = opts.run_id.map(str::trim).filter(|s| !s.is_empty()) {
-        run.run_id = id.to_string();
+/// Everything recorded from the input, owned: the input can be released before the zip is built.
+struct Prepared {
+    run: Run,
+    run_json: Vec<u8>,
+    refs: Refs,
+    capture: CaptureMode,
+    intents: Vec<Chunk>,
+    results: Vec<Chunk>,
+    refs_warnings: Vec<String>,
+}
+
+/// Records a runpack from run-record JSON. Takes the input by value so that it is freed as soon as
+/// its records are processed (a 254 MB input should not share the peak with the zip being built).
+pub fn record(input: Vec<u8>, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
+    let prepared = prepare(&input, opts)?;
+    if input.len() >= 64 * 1024 * 1024 {
+        // Returning hundreds of megabytes to the OS takes tens of milliseconds; let it overlap
+        // with building the zip.
+        std::thread::spawn(move || drop(input));
+    } else {
+        drop(input);
     }
+    finish(prepared, opts)
+}
+
+fn prepare(input: &[u8], opts: &RecordOptions<'_>) -> Result<Prepared, GaitError> {
+    let doc = split_input(input)?;
+    let mut run = parse_run_header(doc.run)?;
+    apply_run_defaults(&mut run, opts);
     if run.run_id.trim().is_empty() {
         return Err(GaitError::invalid(
             "input run.run_id is required (or set --run-id)",
@@ -348,16 +483,15 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         None => None,
     };
 
-    // Run defaults.
-    fill_string(&mut run.schema_id, RUN_SCHEMA_ID);
-    fill_string(&mut run.schema_version, SCHEMA_VERSION);
-    if run.created_at.is_zero() {
-        run.created_at = opts.now;
-    }
-    fill_string(&mut run.producer_version, opts.producer_version);
-    fill_string(&mut run.env.os, &opts.platform.os);
-    fill_string(&mut run.env.arch, &opts.platform.arch);
-    fill_string(&mut run.env.runtime, &opts.platform.runtime);
+    let (mut refs, refs_warnings) = match doc.refs {
+        Some(raw) => parse_refs_bytes(raw, "refs").map_err(|e| parse_err("refs", e))?,
+        None => (Refs::default(), Vec::new()),
+    };
+    // Records are looked up by id only for gait.trace receipts; skip the index otherwise.
+    let keep_meta = refs
+        .receipts
+        .iter()
+        .any(|r| r.source_type == context::TRACE_SOURCE);
 
     let normalization = parse_normalization(doc.normalization)?;
     let intent_norm = normalization_map(&normalization, "intent_args")?;
@@ -369,26 +503,38 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         producer_version: &run.producer_version,
         capture,
     };
-    let intents = process_all(
-        doc.intents.as_deref().unwrap_or(&[]),
-        RecordKind::Intent,
-        &inherit,
-        &intent_norm,
-    )?;
-    let results = process_all(
-        doc.results.as_deref().unwrap_or(&[]),
-        RecordKind::Result,
-        &inherit,
-        &result_norm,
-    )?;
+    let records = || -> Result<_, GaitError> {
+        let intents = process_all(
+            &doc.intents,
+            RecordKind::Intent,
+            &inherit,
+            &intent_norm,
+            keep_meta,
+        )?;
+        let results = process_all(
+            &doc.results,
+            RecordKind::Result,
+            &inherit,
+            &result_norm,
+            keep_meta,
+        )?;
+        Ok((intents, results))
+    };
+    let encode_run = || -> Result<Vec<u8>, GaitError> {
+        let mut full = parse_run(doc.run)?;
+        apply_run_defaults(&mut full, opts);
+        canon::jcs_of(&full).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))
+    };
+    // A big run's timeline (one event per call) is decoded and encoded while records are processed.
+    let (records, run_json) = if doc.intents.len() + doc.results.len() >= PARALLEL_RECORDS {
+        rayon::join(records, encode_run)
+    } else {
+        (records(), encode_run())
+    };
+    let (intents, results) = records?;
+    let run_json = run_json?;
 
     // Refs: defaults, receipts, context evidence.
-    let (mut refs, mut refs_warnings) = match doc.refs {
-        Some(raw) => {
-            parse_refs_bytes(raw.get().as_bytes(), "refs").map_err(|e| parse_err("refs", e))?
-        }
-        None => (Refs::default(), Vec::new()),
-    };
     fill_string(&mut refs.schema_id, REFS_SCHEMA_ID);
     fill_string(&mut refs.schema_version, SCHEMA_VERSION);
     if refs.created_at.is_zero() {
@@ -400,11 +546,13 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
     }
     let intent_index: HashMap<&str, (&str, &str)> = intents
         .iter()
-        .map(|p| (p.intent_id.as_str(), (p.label.as_str(), p.digest.as_str())))
+        .flat_map(|c| &c.metas)
+        .map(|m| (m.intent_id.as_str(), (m.label.as_str(), m.digest.as_str())))
         .collect();
     let result_index: HashMap<&str, &str> = results
         .iter()
-        .map(|p| (p.intent_id.as_str(), p.digest.as_str()))
+        .flat_map(|c| &c.metas)
+        .map(|m| (m.intent_id.as_str(), m.digest.as_str()))
         .collect();
     context::normalize_refs(
         &mut refs,
@@ -416,43 +564,51 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
             unsafe_context_raw: opts.unsafe_context_raw,
         },
     )?;
+    Ok(Prepared {
+        run,
+        run_json,
+        refs,
+        capture,
+        intents,
+        results,
+        refs_warnings,
+    })
+}
 
-    // Entries.
-    let intents_jsonl = concat_lines(&intents);
-    let results_jsonl = concat_lines(&results);
-    let run_json =
-        canon::jcs_of(&run).map_err(|e| GaitError::internal(format!("encode run.json: {e}")))?;
-    let refs_json =
-        canon::jcs_of(&refs).map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
+fn finish(p: Prepared, opts: &RecordOptions<'_>) -> Result<Recorded, GaitError> {
+    let intent_count = p.intents.iter().map(|c| c.records).sum();
+    let result_count = p.results.iter().map(|c| c.records).sum();
+    let had_payload = p.intents.iter().chain(&p.results).any(|c| c.had_payload);
+    let mut payload_warnings: Vec<String> = Vec::new();
+    for c in p.intents.iter().chain(&p.results) {
+        payload_warnings.extend(c.warnings.iter().cloned());
+    }
+    payload_warnings.extend(p.refs_warnings);
+    let run_json = p.run_json;
+    let refs_json = canon::jcs_of(&p.refs)
+        .map_err(|e| GaitError::internal(format!("encode refs.json: {e}")))?;
     let built = super::build::build_runpack(
         super::build::Parts {
-            run: &run,
-            capture_mode: capture.as_str(),
+            run: &p.run,
+            capture_mode: p.capture.as_str(),
             run_json: &run_json,
-            intents_jsonl: &intents_jsonl,
-            results_jsonl: &results_jsonl,
+            intents_jsonl: p.intents.iter().map(|c| c.jsonl.as_slice()).collect(),
+            results_jsonl: p.results.iter().map(|c| c.jsonl.as_slice()).collect(),
             refs_json: &refs_json,
         },
         opts.signing_key,
     )?;
 
     let mut warnings = Vec::new();
-    let had_payload = intents.iter().chain(&results).any(|p| p.had_payload);
     if had_payload {
         warnings.push(
-            match capture {
+            match p.capture {
                 CaptureMode::Reference => WARN_REFERENCE_STRIPPED,
                 CaptureMode::Raw => WARN_RAW_RETAINED,
             }
             .to_string(),
         );
     }
-    let mut payload_warnings: Vec<String> = intents
-        .iter()
-        .chain(&results)
-        .flat_map(|p| p.warnings.iter().cloned())
-        .collect();
-    payload_warnings.append(&mut refs_warnings);
     let extra = payload_warnings.len().saturating_sub(MAX_PAYLOAD_WARNINGS);
     payload_warnings.truncate(MAX_PAYLOAD_WARNINGS);
     warnings.extend(payload_warnings);
@@ -462,14 +618,14 @@ pub fn record(input: &[u8], opts: &RecordOptions<'_>) -> Result<Recorded, GaitEr
         ));
     }
     Ok(Recorded {
-        run_id: run.run_id.clone(),
+        run_id: p.run.run_id.clone(),
         manifest_digest: built.manifest_digest,
-        capture_mode: capture,
+        capture_mode: p.capture,
         signature_key_id: built.signature_key_id,
         warnings,
         zip: built.zip,
-        intent_count: intents.len(),
-        result_count: results.len(),
+        intent_count,
+        result_count,
     })
 }
 
@@ -477,14 +633,6 @@ fn fill_string(slot: &mut String, default: &str) {
     if slot.is_empty() {
         *slot = default.to_string();
     }
-}
-
-fn concat_lines(records: &[Processed]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.iter().map(|p| p.line.len()).sum());
-    for p in records {
-        out.extend_from_slice(&p.line);
-    }
-    out
 }
 
 /// The zip limits runpacks are written and read with: the writer refuses what the reader would.

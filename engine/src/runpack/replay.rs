@@ -337,13 +337,13 @@ fn run_real(
             };
             fsx::create_dir_all(ctx.root)?;
             let sh_args = vec!["-lc".to_string(), command.to_string()];
-            let outcome = ctx.spawner.run(&SpawnRequest {
-                program: "sh",
-                args: &sh_args,
-                cwd: ctx.root,
-                timeout: ctx.shell_timeout,
-                output_cap: ctx.output_cap,
-            });
+            let outcome = ctx.spawner.run(&SpawnRequest::new(
+                "sh",
+                &sh_args,
+                ctx.root,
+                ctx.shell_timeout,
+                ctx.output_cap,
+            ));
             let outcome = match outcome {
                 Ok(o) => o,
                 Err(e) => {

@@ -108,7 +108,12 @@ pub struct Evaluation {
     pub require_broker_credential: bool,
     pub broker_reference: String,
     pub broker_scopes: Vec<String>,
+    /// Credential posture of the deciding broker rules, applied to the brokered credential.
+    pub broker_postures: Vec<crate::broker::receipt::CredentialPosture>,
     pub require_delegation: bool,
+    /// `match.delegation_scopes` of the deciding delegation rules, sorted (what a delegation token
+    /// must carry).
+    pub delegation_scopes: Vec<String>,
     pub rate_limit: Option<RateLimit>,
     pub destructive_budget: Option<RateLimit>,
     pub freeze_window: Option<FreezeWindowDecision>,
@@ -319,6 +324,7 @@ fn combine(matched: &[(&Rule, RuleEval)]) -> Evaluation {
     let mut reasons = Vec::new();
     let mut violations = Vec::new();
     let mut broker_scopes = Vec::new();
+    let mut delegation_scopes = Vec::new();
     for (rule, e) in matched.iter().filter(|(_, e)| e.effect == verdict) {
         reasons.extend(e.reasons.iter().cloned());
         violations.extend(e.violations.iter().cloned());
@@ -330,8 +336,13 @@ fn combine(matched: &[(&Rule, RuleEval)]) -> Evaluation {
                 out.broker_reference = rule.broker_reference.clone();
             }
             broker_scopes.extend(rule.broker_scopes.iter().cloned());
+            out.broker_postures
+                .extend(crate::broker::receipt::CredentialPosture::of(rule));
         }
-        out.require_delegation |= rule.matcher.require_delegation;
+        if rule.matcher.require_delegation {
+            out.require_delegation = true;
+            delegation_scopes.extend(rule.matcher.delegation_scopes.iter().cloned());
+        }
         out.rate_limit = tighter(out.rate_limit.take(), &rule.rate_limit);
         out.destructive_budget = tighter(out.destructive_budget.take(), &rule.destructive_budget);
     }
@@ -344,6 +355,7 @@ fn combine(matched: &[(&Rule, RuleEval)]) -> Evaluation {
     out.reason_codes = sorted(reasons);
     out.violations = sorted(violations);
     out.broker_scopes = sorted(broker_scopes);
+    out.delegation_scopes = sorted(delegation_scopes);
     out.predicate_failures = sorted(
         matched
             .iter()

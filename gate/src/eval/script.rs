@@ -117,8 +117,12 @@ pub(crate) fn evaluate_script(
                 out.broker_reference = ev.broker_reference.clone();
             }
             out.broker_scopes.extend(ev.broker_scopes.iter().cloned());
+            out.broker_postures
+                .extend(ev.broker_postures.iter().cloned());
         }
         out.require_delegation |= ev.require_delegation;
+        out.delegation_scopes
+            .extend(ev.delegation_scopes.iter().cloned());
         if out.rate_limit.is_none() {
             out.rate_limit = ev.rate_limit.clone();
         }
@@ -132,6 +136,7 @@ pub(crate) fn evaluate_script(
     out.freeze_window = per_step.iter().find_map(|e| e.freeze_window.clone());
     out.sandbox = per_step.iter().find_map(|e| e.sandbox.clone());
     out.broker_scopes = sorted(std::mem::take(&mut out.broker_scopes));
+    out.delegation_scopes = sorted(std::mem::take(&mut out.delegation_scopes));
     out.predicate_failures = sorted(
         per_step
             .iter()

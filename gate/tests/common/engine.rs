@@ -4,6 +4,14 @@ use gait_engine::crypto::KeySource;
 use gait_gate::gate_eval::GateEvalOptions;
 use std::path::PathBuf;
 
+fn csv(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Maps a vector's CLI flags onto engine options (the CLI does the same from its flag table).
 pub fn options(argv: &[String]) -> Result<GateEvalOptions, String> {
     let mut o = GateEvalOptions {
@@ -45,6 +53,15 @@ pub fn options(argv: &[String]) -> Result<GateEvalOptions, String> {
             "key-mode" => o.key_mode = value,
             "private-key" => o.private_key = path(&value),
             "approval-public-key" => o.approval_public_key = path(&value),
+            "approval-private-key" => o.approval_private_key = path(&value),
+            "delegation-public-key" => o.delegation_public_key = path(&value),
+            "delegation-private-key" => o.delegation_private_key = path(&value),
+            "approved-script-public-key" => o.approved_script_public_key = path(&value),
+            "approval-token" => o.approval_token = value,
+            "approval-token-chain" => o.approval_token_chain = csv(&value),
+            "delegation-token" => o.delegation_token = value,
+            "delegation-token-chain" => o.delegation_token_chain = csv(&value),
+            "approved-script-registry" => o.approved_script_registry = value,
             "evaluation-time" => o.evaluation_time = value,
             "context-envelope" => o.context_envelope = value,
             "kill-switch-state" => o.kill_switch_state = value,
@@ -54,9 +71,7 @@ pub fn options(argv: &[String]) -> Result<GateEvalOptions, String> {
             "trace-out" => o.trace_out = value,
             "rate-limit-state" => o.rate_limit_state = value,
             "credential-ref" => o.credential_ref = value,
-            "credential-scopes" => {
-                o.credential_scopes = value.split(',').map(str::to_string).collect()
-            }
+            "credential-scopes" => o.credential_scopes = csv(&value),
             other => return Err(format!("flag {other}")),
         }
         i += 1;

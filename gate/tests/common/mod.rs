@@ -7,6 +7,8 @@
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+pub mod tokens;
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()

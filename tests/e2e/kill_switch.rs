@@ -1,0 +1,190 @@
+//! `gait kill-switch add|list|disable|expire` and its effect on `gate eval` (CONTRACTS §2.4 step 8):
+//! an active matching entry blocks with `kill_switch_active`; disabled, expired and non-matching
+//! entries do not; an unreadable state fails closed at high risk and is an input error otherwise.
+
+use crate::support::Sandbox;
+use serde_json::Value;
+
+const POLICY: &str = "default_verdict: allow\n";
+const INTENT: &str = r#"{"tool_name":"tool.write","args":{"path":"/srv/app/out.txt"},
+ "targets":[{"kind":"path","value":"/srv/app/out.txt","operation":"write"}],
+ "context":{"identity":"agent.app","workspace":"/srv/app","risk_class":"medium","environment":"prod"}}"#;
+const HIGH_RISK: &str = r#"{"tool_name":"tool.write","args":{},
+ "context":{"identity":"agent.app","workspace":"/srv/app","risk_class":"high"}}"#;
+
+const STATE: &str = ".gait-out/kill_switch_state.json";
+
+fn strings(v: &Value) -> Vec<String> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+fn sandbox() -> Sandbox {
+    let sb = Sandbox::new();
+    sb.write("policy.yaml", POLICY);
+    sb.write("intent.json", INTENT);
+    sb.write("high.json", HIGH_RISK);
+    sb
+}
+
+fn eval(sb: &Sandbox, intent: &str, at: &str) -> (i32, Value) {
+    sb.run_json(&[
+        "gate",
+        "eval",
+        "--policy",
+        "policy.yaml",
+        "--intent",
+        intent,
+        "--kill-switch-state",
+        STATE,
+        "--evaluation-time",
+        at,
+        "--json",
+    ])
+}
+
+fn ks(sb: &Sandbox, args: &[&str]) -> Value {
+    let mut all = vec!["kill-switch"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let (code, out) = sb.run_json(&all);
+    assert_eq!(code, 0, "{args:?}: {out}");
+    out
+}
+
+#[test]
+fn an_active_matching_entry_blocks_and_a_disabled_one_does_not() {
+    let sb = sandbox();
+    let now = "2031-01-01T00:00:00Z";
+    let (code, _) = eval(&sb, "intent.json", now);
+    // No state file yet: unreadable at medium risk is an input error.
+    assert_eq!(code, 6);
+    let added = ks(
+        &sb,
+        &[
+            "add",
+            "--tool-name",
+            "Tool.Write",
+            "--environment",
+            "prod",
+            "--reason",
+            "incident 42",
+            "--actor",
+            "oncall",
+        ],
+    );
+    assert_eq!(added["status"], "active");
+    let id = added["entry"]["entry_id"].as_str().unwrap().to_string();
+    let (code, out) = eval(&sb, "intent.json", "2099-01-01T00:00:00Z");
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(out["verdict"], "block");
+    assert_eq!(
+        strings(&out["reason_codes"]),
+        [
+            "default_allow",
+            "kill_switch_active",
+            "kill_switch_environment_active",
+            "kill_switch_tool_name_active"
+        ]
+    );
+    assert_eq!(strings(&out["violations"]), ["kill_switch_active"]);
+    assert_eq!(out["kill_switch"]["status"], "active");
+    assert_eq!(
+        strings(&out["kill_switch"]["matched_entry_ids"]),
+        std::slice::from_ref(&id)
+    );
+    // A selector that does not match leaves the call alone.
+    ks(
+        &sb,
+        &[
+            "add",
+            "--entry-id",
+            "other-tool",
+            "--tool-name",
+            "tool.read",
+        ],
+    );
+    let listed = ks(&sb, &["list"]);
+    assert_eq!(listed["count"], 2);
+    assert_eq!(listed["active"], 2);
+    ks(&sb, &["disable", "--entry-id", &id]);
+    let (code, out) = eval(&sb, "intent.json", "2099-01-01T00:00:00Z");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["kill_switch"]["status"], "inactive");
+    let listed = ks(&sb, &["list"]);
+    let statuses: Vec<(String, String)> = listed["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["entry_id"].as_str().unwrap().to_string(),
+                e["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(statuses.contains(&(id, "disabled".to_string())));
+    // Unknown ids are input errors.
+    let (code, out) = sb.run_json(&["kill-switch", "disable", "--entry-id", "nope", "--json"]);
+    assert_eq!(code, 6, "{out}");
+}
+
+#[test]
+fn an_expired_entry_does_not_block() {
+    let sb = sandbox();
+    // An entry expiring in the future blocks before its expiry and not after it.
+    ks(
+        &sb,
+        &[
+            "add",
+            "--entry-id",
+            "temp",
+            "--identity",
+            "agent.app",
+            "--expires-at",
+            "2090-01-01T00:00:00Z",
+        ],
+    );
+    let (code, out) = eval(&sb, "intent.json", "2089-12-31T23:59:59Z");
+    assert_eq!(code, 3, "{out}");
+    assert!(strings(&out["reason_codes"]).contains(&"kill_switch_identity_active".into()));
+    let (code, out) = eval(&sb, "intent.json", "2090-01-01T00:00:00Z");
+    assert_eq!(code, 0, "{out}");
+    // `expire` ends it now.
+    ks(&sb, &["add", "--entry-id", "blanket"]);
+    let (code, _) = eval(&sb, "intent.json", "2095-01-01T00:00:00Z");
+    assert_eq!(code, 3, "an entry without selectors stops every call");
+    let expired = ks(&sb, &["expire", "--entry-id", "blanket"]);
+    assert_eq!(expired["status"], "expired");
+    let (code, out) = eval(&sb, "intent.json", "2095-01-01T00:00:00Z");
+    assert_eq!(code, 0, "{out}");
+    // An expiry in the past is refused when adding.
+    let (code, out) = sb.run_json(&[
+        "kill-switch",
+        "add",
+        "--expires-at",
+        "2001-01-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code, 6, "{out}");
+    let (code, out) = sb.run_json(&["kill-switch", "add", "--expires-at", "soon", "--json"]);
+    assert_eq!(code, 6, "{out}");
+}
+
+#[test]
+fn an_unreadable_state_fails_closed_at_high_risk() {
+    let sb = sandbox();
+    sb.write(STATE, "{ not json");
+    let (code, out) = eval(&sb, "high.json", "2031-01-01T00:00:00Z");
+    assert_eq!(code, 3, "{out}");
+    assert_eq!(
+        strings(&out["reason_codes"]),
+        ["kill_switch_state_unavailable"]
+    );
+    assert_eq!(out["kill_switch"]["status"], "unavailable");
+    let (code, out) = eval(&sb, "intent.json", "2031-01-01T00:00:00Z");
+    assert_eq!(code, 6, "{out}");
+    // The management commands refuse to overwrite a state they cannot read.
+    let (code, out) = sb.run_json(&["kill-switch", "add", "--state", STATE, "--json"]);
+    assert_eq!(code, 6, "{out}");
+    assert_eq!(String::from_utf8(sb.read(STATE)).unwrap(), "{ not json");
+}
