@@ -51,11 +51,24 @@ const GRADERS: &[BuiltinPlugin] = &[
 ];
 
 /// Credential brokers (gait-gate).
-const BROKERS: &[BuiltinPlugin] = &[builtin(
-    "stub",
-    PluginKind::CredentialBroker,
-    "deterministic stub:<hex> references derived from the request",
-)];
+/// `off` is not listed: it is the absence of a broker (a setting), and no plugin may take its name.
+const BROKERS: &[BuiltinPlugin] = &[
+    builtin(
+        "stub",
+        PluginKind::CredentialBroker,
+        "deterministic stub:<hex> references derived from the request",
+    ),
+    builtin(
+        "env",
+        PluginKind::CredentialBroker,
+        "fingerprinted references to credentials in GAIT_BROKER_TOKEN_<REF> variables",
+    ),
+    builtin(
+        "command",
+        PluginKind::CredentialBroker,
+        "an allowlisted executable that prints a JSON receipt",
+    ),
+];
 
 /// Policy-template packs (gait-gate templates).
 const PACKS: &[BuiltinPlugin] = &[builtin(

@@ -14,12 +14,14 @@
 //! Like the engine, the host reads no environment variables and no clock: the CLI passes the gait
 //! home (and, for brokers, an environment snapshot).
 
+pub mod brokers;
 pub mod builtins;
 mod extension;
 mod graders;
 mod packs;
 mod predicates;
 
+pub use brokers::ScriptBroker;
 pub use builtins::builtin_plugins;
 pub use extension::NativeExtension;
 pub use graders::{NATIVE_VIEW_BUDGET, NativeGrader, native_fixture_json};

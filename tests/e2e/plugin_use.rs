@@ -91,8 +91,10 @@ fn builtins_are_listed_and_a_newer_install_replaces_one() {
         builtins,
         [
             ("baseline", "pack", ""),
+            ("command", "credential_broker", ""),
             ("context_conformance", "grader", ""),
             ("diff", "grader", ""),
+            ("env", "credential_broker", ""),
             ("expected_exit_code", "grader", ""),
             ("schema_validation", "grader", ""),
             ("stub", "credential_broker", ""),
@@ -606,4 +608,192 @@ fn a_grader_plugin_in_a_fixture_and_unknown_names() {
         );
         assert!(!sb.join("regress_result.json").exists());
     }
+}
+
+const SECRET: &str = "s3cr3t-VALUE-do-not-leak";
+
+/// A broker that reads the secret from its declared variable, prints it, and returns a reference
+/// that never contains it.
+const VAULT_BROKER: &str = r#"print(env.EXAMPLE_TOKEN_REF);
+let t = env.EXAMPLE_TOKEN_REF;
+if t == () { throw "EXAMPLE_TOKEN_REF is not set"; }
+#{
+    credential_ref: `vault:${request.reference}:len${t.len()}`,
+    source: "vault",
+    access_type: "jit",
+    issuer: "vault",
+    ttl_seconds: 120,
+    request_digest: request.request_digest,
+    scope: request.scope
+}
+"#;
+
+const BROKER_POLICY: &str = "default_verdict: block\nrules:\n  - name: needs-broker\n    effect: allow\n    match:\n      tool_names: [tool.write]\n    require_broker_credential: true\n    broker_reference: vec-ref\n    broker_scopes: [write]\n";
+const WRITE_INTENT: &str = r#"{"tool_name":"tool.write","args":{"path":"/srv/vec/out.txt","content":"hello"},"targets":[{"kind":"path","value":"/srv/vec/out.txt","operation":"write"}],"context":{"identity":"agent.vec","workspace":"/srv/vec","risk_class":"medium"}}"#;
+
+/// gait gate eval with the secret in the environment (and another variable the broker may not
+/// read); returns (exit, stdout, stderr).
+fn eval_with_secret(sb: &Sandbox, broker: &str, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "gate",
+        "eval",
+        "--policy",
+        "p.yaml",
+        "--intent",
+        "i.json",
+        "--credential-broker",
+        broker,
+    ];
+    args.extend_from_slice(extra);
+    let out = sb
+        .gait()
+        .env("EXAMPLE_TOKEN_REF", SECRET)
+        .env("UNDECLARED_SECRET", SECRET)
+        .args(&args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// Every file below the sandbox that contains `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
+
+#[test]
+fn rhai_broker_issues_references_and_its_secret_never_leaks() {
+    let sb = Sandbox::new();
+    let (key, _, key_id) = trusted_publisher(&sb);
+    let packed = publish_script(
+        &sb,
+        "rhai-broker",
+        "vault-broker",
+        "1.0.0",
+        &key,
+        Some(VAULT_BROKER),
+    );
+    assert_eq!(packed["kind"], "credential_broker");
+    let leaky = "throw `bad token ${env.EXAMPLE_TOKEN_REF}`;";
+    publish_script(
+        &sb,
+        "rhai-broker",
+        "leaky-broker",
+        "1.0.0",
+        &key,
+        Some(leaky),
+    );
+    index(&sb, &key);
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "install",
+            "vault-broker",
+            "leaky-broker",
+            "--registry",
+            "reg",
+        ],
+    );
+    assert_eq!(listed(&sb, "vault-broker")[0]["kind"], "credential_broker");
+    sb.write("p.yaml", BROKER_POLICY);
+    sb.write("i.json", WRITE_INTENT);
+
+    // Allowed with a credential reference from the script; the receipt claims it made hold.
+    let (code, stdout, stderr) = eval_with_secret(
+        &sb,
+        "vault-broker",
+        &[
+            "--trace-out",
+            "t1.json",
+            "--credential-evidence-out",
+            "e1.json",
+            "--json",
+        ],
+    );
+    assert_eq!((code, stderr.as_str()), (0, ""), "{stdout}");
+    let out: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(out["verdict"], "allow");
+    assert!(
+        out["reason_codes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("broker_credential_present")),
+        "{out}"
+    );
+    assert_eq!(
+        out["credential_ref"],
+        format!("vault:vec-ref:len{}", SECRET.len())
+    );
+    assert_eq!(out["credential_issuer"], "vault");
+    let evidence: Value = serde_json::from_slice(&sb.read("e1.json")).unwrap();
+    assert_eq!(evidence["credential_ref"], out["credential_ref"]);
+    // Text mode too.
+    let (code, _, stderr) = eval_with_secret(&sb, "vault-broker", &["--trace-out", "t2.json"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    // A broker that throws the secret: blocked, and the message is redacted.
+    let (code, stdout, stderr) = eval_with_secret(&sb, "leaky-broker", &["--trace-out", "t3.json"]);
+    assert_eq!(code, 3, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("broker_error=broker plugin leaky-broker: script error"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("[redacted]"), "{stdout}");
+    let (code, stdout, _) =
+        eval_with_secret(&sb, "leaky-broker", &["--trace-out", "t4.json", "--json"]);
+    assert_eq!(code, 3);
+    let out: Value = serde_json::from_str(&stdout).unwrap();
+    assert!(
+        out["reason_codes"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("broker_credential_missing")),
+        "{out}"
+    );
+
+    // The grep test: the secret is nowhere gait wrote or printed.
+    for (code, stdout, stderr) in [
+        eval_with_secret(&sb, "vault-broker", &["--trace-out", "t5.json", "--json"]),
+        eval_with_secret(&sb, "leaky-broker", &["--trace-out", "t6.json"]),
+    ] {
+        assert!(matches!(code, 0 | 3));
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{stdout}{stderr}"
+        );
+    }
+    assert_eq!(
+        files_containing(sb.path(), SECRET.as_bytes()),
+        Vec::<String>::new()
+    );
+
+    // Revoked publisher key: refused before anything is evaluated or written.
+    ok(&sb, &["plugin", "trust", "revoke", &key_id]);
+    let (code, stdout, _) =
+        eval_with_secret(&sb, "vault-broker", &["--trace-out", "t7.json", "--json"]);
+    assert_eq!(code, 2, "{stdout}");
+    assert!(stdout.contains("plugin_key_revoked"), "{stdout}");
+    assert!(!sb.join("t7.json").exists());
+    // An unknown broker name keeps the reference's error.
+    let (code, stdout, _) = eval_with_secret(&sb, "vault", &["--json"]);
+    assert_eq!(code, 6);
+    assert!(
+        stdout.contains("unsupported credential broker: vault"),
+        "{stdout}"
+    );
 }
