@@ -245,6 +245,28 @@ fn predicate_plugin_decides_gate_eval_policy_test_and_validate() {
     let (code, out) = gate_eval(&sb, "big.json", "t3.json");
     assert_eq!((code, &out["policy_digest"]), (3, &bound["policy_digest"]));
 
+    // approve-script binds the same digest (its approvals are checked against gate eval's).
+    sb.write(
+        "script.json",
+        r#"{"tool_name":"script","args":{},"script":{"steps":[{"tool_name":"tool.pay","args":{"amount":5},"targets":[{"kind":"host","value":"bank.example","operation":"write","endpoint_class":"net.http"}]}]},"context":{"identity":"agent.pay","workspace":"/srv/pay","risk_class":"high"}}"#,
+    );
+    let a = ok(
+        &sb,
+        &[
+            "approve-script",
+            "--policy",
+            "policy.yaml",
+            "--intent",
+            "script.json",
+            "--registry",
+            "approved.json",
+            "--approver",
+            "alice",
+        ],
+    );
+    assert_eq!(a["policy_digest"], bound["policy_digest"]);
+    ok(&sb, &["plugin", "verify", "big-amount"]);
+
     // fmt keeps the predicate and the digest.
     let f = ok(&sb, &["policy", "fmt", "policy.yaml"]);
     assert!(
@@ -578,6 +600,47 @@ fn a_grader_plugin_in_a_fixture_and_unknown_names() {
     assert_eq!(g["reason_codes"], json!(["intents_3"]));
     assert_eq!(g["details"]["plugin"], "count-intents");
 
+    // A Lua grader plugin, named in gait.yaml (every fixture), beside the fixture's Rhai one.
+    sb.write(
+        "src/lua-count/gait-plugin.json",
+        r#"{"name": "lua-count", "version": "1.0.0", "kind": "grader", "form": "lua", "entry": "grader.lua"}"#,
+    );
+    sb.write(
+        "src/lua-count/grader.lua",
+        "return { pass = #fixture.intents == 3, reason_codes = { \"lua_intents_\" .. #fixture.intents } }\n",
+    );
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "pack",
+            "src/lua-count",
+            "--out",
+            "reg/lua-count-1.0.0",
+        ],
+    );
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "sign",
+            "reg/lua-count-1.0.0",
+            "--private-key",
+            &key,
+        ],
+    );
+    install(&sb, &key, "lua-count");
+    use_graders(&sb, &[json!({"plugin": "lua-count"})]);
+    let (code, result) = regress(&sb);
+    assert_eq!(code, 0, "{result}");
+    let g = grader(&result, "run_demo/lua-count");
+    assert_eq!(g["reason_codes"], json!(["lua_intents_3"]));
+    assert_eq!(
+        (&g["details"]["plugin_form"], &g["details"]["language"]),
+        (&json!("lua"), &json!("lua"))
+    );
+    assert_eq!(grader(&result, "run_demo/three")["status"], "pass");
+
     // Naming problems are invalid input, reported before anything is graded.
     for (graders, needle) in [
         (json!([{"plugin": "not-installed"}]), "not installed"),
@@ -782,6 +845,8 @@ fn rhai_broker_issues_references_and_its_secret_never_leaks() {
         Vec::<String>::new()
     );
 
+    ok(&sb, &["plugin", "verify", "vault-broker", "leaky-broker"]);
+
     // Revoked publisher key: refused before anything is evaluated or written.
     ok(&sb, &["plugin", "trust", "revoke", &key_id]);
     let (code, stdout, _) =
@@ -794,6 +859,15 @@ fn rhai_broker_issues_references_and_its_secret_never_leaks() {
     assert_eq!(code, 6);
     assert!(
         stdout.contains("unsupported credential broker: vault"),
+        "{stdout}"
+    );
+    // Removed: the name is unknown again.
+    ok(&sb, &["plugin", "remove", "vault-broker", "leaky-broker"]);
+    assert!(installed(&sb).is_empty());
+    let (code, stdout, _) = eval_with_secret(&sb, "vault-broker", &["--json"]);
+    assert_eq!(code, 6);
+    assert!(
+        stdout.contains("unsupported credential broker: vault-broker"),
         "{stdout}"
     );
 }
