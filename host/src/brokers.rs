@@ -17,7 +17,6 @@ use gait_gate::broker::{
     check_credential_ref,
 };
 use gait_registry::codes;
-use gait_registry::loader;
 use gait_sandbox::{Compiled, ErrorKind, Language, Sandbox, Script, ViewValue};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -86,7 +85,7 @@ impl PluginHost {
             Some(Source::Installed(pin)) => pin,
             _ => return Ok(None),
         };
-        let s = loader::load_script(self.home(), &pin.name, PluginKind::CredentialBroker)?;
+        let s = self.script(&pin.name, PluginKind::CredentialBroker)?;
         let language = match s.form {
             PluginForm::Lua => Language::Lua,
             _ => Language::Rhai,

@@ -6,16 +6,17 @@ use gait_engine::plugin::{
     Extension, ExtensionCommand, ExtensionOutput, PluginError, PluginForm, PluginInfo, PluginKind,
 };
 use gait_registry::codes;
-use gait_registry::loader::{self, LoadOptions, NativePlugin};
+use gait_registry::loader::NativePlugin;
+use std::sync::Arc;
 
 /// A verified, loaded native plugin's commands behind the engine's `Extension` trait.
 pub struct NativeExtension {
     info: PluginInfo,
-    plugin: NativePlugin,
+    plugin: Arc<NativePlugin>,
 }
 
 impl NativeExtension {
-    pub fn new(plugin: NativePlugin) -> Result<NativeExtension, GaitError> {
+    pub fn new(plugin: Arc<NativePlugin>) -> Result<NativeExtension, GaitError> {
         let pin = &plugin.installed.pin;
         let version = semver::Version::parse(&pin.version).map_err(|e| {
             codes::invalid(
@@ -74,10 +75,6 @@ impl Extension for NativeExtension {
 impl PluginHost {
     /// The installed native plugin `name` as an extension (verified and loaded now).
     pub fn extension(&self, name: &str) -> Result<NativeExtension, GaitError> {
-        NativeExtension::new(loader::load_native(
-            self.home(),
-            name,
-            LoadOptions::default(),
-        )?)
+        NativeExtension::new(self.native(name)?)
     }
 }

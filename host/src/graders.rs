@@ -12,7 +12,7 @@ use gait_engine::regress::GradeStatus;
 use gait_graders::script::{GRADER_ERROR, valid_reason_code};
 use gait_graders::{GraderPlugins, ResolvedGrader};
 use gait_registry::codes;
-use gait_registry::loader::{self, LoadOptions, NativePlugin};
+use gait_registry::loader::NativePlugin;
 use gait_registry::store::Pin;
 use gait_sandbox::Language;
 use serde_json::Value;
@@ -54,7 +54,7 @@ impl PluginHost {
     fn installed_grader(&self, pin: &Pin, as_name: &str) -> Result<ResolvedGrader, GaitError> {
         match pin.form {
             PluginForm::Rhai | PluginForm::Lua => {
-                let s = loader::load_script(self.home(), &pin.name, PluginKind::Grader)?;
+                let s = self.script(&pin.name, PluginKind::Grader)?;
                 let language = if s.form == PluginForm::Lua {
                     Language::Lua
                 } else {
@@ -79,7 +79,7 @@ impl PluginHost {
                 })
             }
             PluginForm::Native => {
-                let plugin = loader::load_native(self.home(), &pin.name, LoadOptions::default())?;
+                let plugin = self.native(&pin.name)?;
                 Ok(ResolvedGrader::Grader(Arc::new(NativeGrader::new(
                     as_name, plugin,
                 )?)))
@@ -123,13 +123,13 @@ impl GraderPlugins for PluginHost {
 /// several grading threads at once: the plugin API is JSON in, JSON out, without shared state.
 pub struct NativeGrader {
     info: PluginInfo,
-    plugin: NativePlugin,
+    plugin: Arc<NativePlugin>,
     details: BTreeMap<String, Value>,
 }
 
 impl NativeGrader {
     /// Adapts a loaded native plugin; results are named `<fixture>/<name>`.
-    pub fn new(name: &str, plugin: NativePlugin) -> Result<NativeGrader, GaitError> {
+    pub fn new(name: &str, plugin: Arc<NativePlugin>) -> Result<NativeGrader, GaitError> {
         let pin = &plugin.installed.pin;
         let details = identity(pin, PluginForm::Native);
         Ok(NativeGrader {

@@ -32,10 +32,12 @@ use gait_engine::GaitError;
 use gait_engine::plugin::{PluginError, PluginErrorKind, PluginKind};
 use gait_registry::catalog::{self, BuiltinPlugin, ListedPlugin};
 use gait_registry::codes;
+use gait_registry::loader::{self, LoadOptions, NativePlugin, ScriptPlugin};
 use gait_registry::store::{Pin, PluginHome};
 use gait_sandbox::{Limits, Sandbox};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Where a plugin of a name and kind comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -50,6 +52,11 @@ pub struct PluginHost {
     limits: Limits,
     sandbox: OnceLock<Arc<Sandbox>>,
     predicates: OnceLock<Arc<HostPredicates>>,
+    /// Verified script plugins and loaded native plugins of this process, by name: a plugin named
+    /// by a thousand fixtures is verified and loaded once (and a native library mapped once —
+    /// abi_stable never unloads).
+    scripts: Mutex<BTreeMap<(String, PluginKind), Result<ScriptPlugin, GaitError>>>,
+    natives: Mutex<BTreeMap<String, Result<Arc<NativePlugin>, GaitError>>>,
 }
 
 impl PluginHost {
@@ -65,7 +72,29 @@ impl PluginHost {
             limits,
             sandbox: OnceLock::new(),
             predicates: OnceLock::new(),
+            scripts: Mutex::new(BTreeMap::new()),
+            natives: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The installed script plugin `name` of `kind`, verified once per process.
+    pub fn script(&self, name: &str, kind: PluginKind) -> Result<ScriptPlugin, GaitError> {
+        let mut scripts = self.scripts.lock().unwrap_or_else(|e| e.into_inner());
+        scripts
+            .entry((name.to_string(), kind))
+            .or_insert_with(|| loader::load_script(&self.home, name, kind))
+            .clone()
+    }
+
+    /// The installed native plugin `name`, verified and loaded once per process.
+    pub fn native(&self, name: &str) -> Result<Arc<NativePlugin>, GaitError> {
+        let mut natives = self.natives.lock().unwrap_or_else(|e| e.into_inner());
+        natives
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                loader::load_native(&self.home, name, LoadOptions::default()).map(Arc::new)
+            })
+            .clone()
     }
 
     pub fn home(&self) -> &PluginHome {

@@ -136,3 +136,60 @@ impl Home {
         store.save(&path).unwrap();
     }
 }
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Builds the example native plugin with the workspace (this test binary's profile and target
+/// directory) once per process; returns the library's path.
+pub fn example_library() -> PathBuf {
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "gait-example-native",
+            "--target-dir",
+        ])
+        .arg(profile_dir.parent().unwrap())
+        .current_dir(repo_root());
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        let out = cmd.output().expect("run cargo build");
+        assert!(
+            out.status.success(),
+            "building the example plugin failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        profile_dir.join(format!(
+            "{}gait_example_native{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ))
+    })
+    .clone()
+}
+
+impl Home {
+    /// Packs and signs the example native plugin into the registry.
+    pub fn publish_native(&self) -> Packed {
+        let out = self.path("reg/example-native-0.1.0");
+        let packed = authoring::pack(
+            &repo_root().join("plugins/examples/native"),
+            Some(&out),
+            Some(&example_library()),
+        )
+        .unwrap();
+        authoring::sign(&out, &self.key).unwrap();
+        packed
+    }
+}
