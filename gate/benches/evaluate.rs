@@ -21,7 +21,11 @@ const LARGE_INTENT: &str = include_str!("data/intent_large.json");
 
 fn bench(c: &mut Criterion) {
     let now = GoTime::parse("2026-01-15T09:00:00Z").unwrap();
-    let env = Env { now, wrkr: None };
+    let env = Env {
+        now,
+        wrkr: None,
+        predicates: None,
+    };
     for (name, policy_text, intent_text, want) in [
         (
             "typical",

@@ -10,13 +10,20 @@
 //! best-effort and atomic: the cache never changes a decision, only how fast it is reached. The cache
 //! is as trustworthy as the gait home directory (which also holds keys), so keep that directory
 //! private to the user.
+//!
+//! Predicates: the digest of a policy naming predicates covers the identity of the plugins they
+//! were bound to (see `crate::predicate`). An entry records those identities, and a hit is used only
+//! when every name still resolves to the same identity now (an updated, removed or untrusted plugin
+//! makes it a miss — and the fresh load reports why). The key is thus the source bytes *and* the
+//! predicates' identities.
 
 use crate::policy::{self, LoadedPolicy};
+use crate::predicate::PredicateHandle;
 use gait_engine::{GaitError, PRODUCER_VERSION, canon, fsx};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "gait.gate.policy_cache.v2";
+const FORMAT: &str = "gait.gate.policy_cache.v3";
 /// Entries larger than this are ignored.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
 
@@ -41,6 +48,7 @@ pub enum CacheOutcome {
 
 pub struct PolicyCache {
     dir: Option<PathBuf>,
+    predicates: PredicateHandle,
 }
 
 impl PolicyCache {
@@ -48,12 +56,32 @@ impl PolicyCache {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         PolicyCache {
             dir: Some(dir.into()),
+            predicates: PredicateHandle::none(),
         }
     }
 
     /// No caching: every load parses.
     pub fn disabled() -> Self {
-        PolicyCache { dir: None }
+        PolicyCache {
+            dir: None,
+            predicates: PredicateHandle::none(),
+        }
+    }
+
+    /// Binds loaded policies' predicates through `predicates`.
+    pub fn with_predicates(mut self, predicates: PredicateHandle) -> Self {
+        self.predicates = predicates;
+        self
+    }
+
+    /// The predicates policies are bound through.
+    pub fn predicates(&self) -> &PredicateHandle {
+        &self.predicates
+    }
+
+    /// Loads policy bytes without the cache (still binding predicates).
+    pub fn load_fresh(&self, bytes: &[u8]) -> Result<LoadedPolicy, GaitError> {
+        policy::load_with(bytes, &self.predicates)
     }
 
     fn entry_path(&self, key: &str) -> Option<PathBuf> {
@@ -63,17 +91,35 @@ impl PolicyCache {
     /// Loads policy bytes through the cache.
     pub fn load(&self, bytes: &[u8]) -> Result<(LoadedPolicy, CacheOutcome), GaitError> {
         let Some(dir) = &self.dir else {
-            return Ok((policy::load(bytes)?, CacheOutcome::Disabled));
+            return Ok((self.load_fresh(bytes)?, CacheOutcome::Disabled));
         };
         let key = canon::sha256_hex(bytes);
         let path = dir.join(format!("{key}.json"));
-        if let Some(hit) = read_entry(&path, &key) {
+        if let Some(mut hit) = read_entry(&path, &key)
+            && self.still_bound(&hit)
+        {
+            hit.evaluator = self.predicates.clone();
             return Ok((hit, CacheOutcome::Hit));
         }
-        let loaded = policy::load(bytes)?;
+        let loaded = self.load_fresh(bytes)?;
         // Best effort: a read-only home directory must not fail the gate.
         let _ = write_entry(dir, &path, &key, &loaded);
         Ok((loaded, CacheOutcome::Miss))
+    }
+
+    /// True when every predicate of a cached entry resolves to the identity it was bound to.
+    fn still_bound(&self, hit: &LoadedPolicy) -> bool {
+        if hit.predicates.is_empty() {
+            return hit.policy.predicate_names().is_empty();
+        }
+        let Some(resolver) = self.predicates.get() else {
+            return false;
+        };
+        let names = hit.policy.predicate_names();
+        names.len() == hit.predicates.len()
+            && hit.predicates.iter().zip(names).all(|(bound, name)| {
+                bound.name == name && resolver.resolve(name).is_ok_and(|id| id == *bound)
+            })
     }
 
     /// The path an entry for these bytes would have (tests and diagnostics).

@@ -8,8 +8,8 @@
 
 use crate::approved_scripts::Registry;
 use crate::broker::{
-    BrokerCapabilities, CommandBroker, CredentialBroker, DEFAULT_ENV_PREFIX, EnvBroker,
-    EnvSnapshot, StubBroker,
+    BrokerCapabilities, BrokerHandle, CommandBroker, CredentialBroker, DEFAULT_ENV_PREFIX,
+    EnvBroker, EnvSnapshot, StubBroker,
 };
 use crate::cache::PolicyCache;
 use crate::envelope::{self, ContextEnvelope};
@@ -59,8 +59,12 @@ pub struct GateEvalOptions {
     pub credential_command_args: Vec<String>,
     /// `GAIT_CREDENTIAL_COMMAND_ALLOWLIST`, split on commas (read by the caller).
     pub credential_command_allowlist: Vec<String>,
-    /// The environment variables the env broker may read (those with its prefix; read by the caller).
+    /// The environment variables the broker may read (read by the caller: the env broker's
+    /// prefixed variables, or exactly those a plugin broker's manifest declares).
     pub broker_env: EnvSnapshot,
+    /// A plugin broker (resolved by the caller); used when `credential_broker` names it, ahead of
+    /// a builtin of the same name (an installed newer version replaces a builtin).
+    pub plugin_broker: BrokerHandle,
     pub credential_ref: String,
     pub credential_scopes: Vec<String>,
     pub approval_token_ref: String,
@@ -94,9 +98,15 @@ pub fn parse_evaluation_time(s: &str) -> Result<Option<GoTime>, GaitError> {
         .map_err(|e| GaitError::invalid(format!("invalid --evaluation-time: {e}")))
 }
 
-/// Builds the configured broker (`off`, `stub`, `env`, `command`).
+/// Builds the configured broker (`off`, `stub`, `env`, `command`, or the plugin broker it names).
 fn make_broker(opts: &GateEvalOptions) -> Result<Option<Box<dyn CredentialBroker>>, GaitError> {
-    Ok(match opts.credential_broker.trim() {
+    let name = opts.credential_broker.trim();
+    if !matches!(name, "" | "off")
+        && let Some(plugin) = opts.plugin_broker.boxed(name)
+    {
+        return Ok(Some(plugin));
+    }
+    Ok(match name {
         "" | "off" => None,
         "stub" => Some(Box::new(StubBroker)),
         "env" => Some(Box::new(EnvBroker::new(

@@ -20,6 +20,7 @@ pub mod killswitch;
 pub mod pipeline;
 pub mod policy;
 pub mod policytest;
+pub mod predicate;
 pub mod prepare;
 pub mod profile;
 pub mod ratelimit;

@@ -391,6 +391,7 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     let env = Env {
         now: req.evaluation_time,
         wrkr: inventory,
+        predicates: req.policy.predicates(),
     };
 
     // 2–4. Evaluate, with the kill switch around it.
@@ -853,6 +854,8 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
         out.composite_risk_class = s.composite_risk_class.clone();
         out.step_verdicts = s.step_verdicts.clone();
     }
+    // Predicates that failed closed: the decision says `predicate_error`; the warning says why.
+    warnings.extend(evaluation.predicate_failures.iter().cloned());
     out.warnings = warnings;
     let exit_code = if req.simulate {
         exit::OK

@@ -27,6 +27,9 @@ pub struct PolicyTestResult {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub matched_rule: String,
     pub summary: String,
+    /// Why predicates that blocked could not answer (gait extension; absent otherwise).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     pub verdict_kind: Verdict,
 }
@@ -65,7 +68,15 @@ pub fn run(
     let raw_digest = intent.digest();
     let mut prepared = intent.clone();
     crate::prepare::strip_context_claims(&mut prepared);
-    let ev = evaluate(&policy.policy, &prepared, &Env { now, wrkr: None });
+    let ev = evaluate(
+        &policy.policy,
+        &prepared,
+        &Env {
+            now,
+            wrkr: None,
+            predicates: policy.predicates(),
+        },
+    );
     let verdict = ev.verdict.as_str().to_string();
     Ok(PolicyTestResult {
         ok: true,
@@ -79,6 +90,7 @@ pub fn run(
         matched_rule: ev.matched_rule(),
         reason_codes: ev.reason_codes,
         violations: ev.violations,
+        warnings: ev.predicate_failures,
         verdict_kind: ev.verdict,
     })
 }

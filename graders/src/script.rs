@@ -29,6 +29,8 @@ pub struct ScriptGrader {
     script: String,
     compiled: Arc<Compiled>,
     sandbox: Arc<Sandbox>,
+    /// Facts added to every result (an installed plugin's identity).
+    extra: std::collections::BTreeMap<String, Value>,
 }
 
 impl ScriptGrader {
@@ -42,7 +44,20 @@ impl ScriptGrader {
             script: script.to_string(),
             compiled,
             sandbox,
+            extra: Default::default(),
         }
+    }
+
+    /// The grader is an installed plugin: it reports under its configured name with the plugin's
+    /// version, and `details` (plugin, version, manifest digest) join every result.
+    pub fn with_plugin(
+        mut self,
+        plugin: PluginInfo,
+        details: std::collections::BTreeMap<String, Value>,
+    ) -> Self {
+        self.info.version = plugin.version;
+        self.extra = details;
+        self
     }
 }
 
@@ -76,6 +91,9 @@ impl Grader for ScriptGrader {
             outcome
                 .details
                 .insert(k.to_string(), Value::String(v.to_string()));
+        }
+        for (k, v) in &self.extra {
+            outcome.details.insert(k.clone(), v.clone());
         }
         Ok(outcome)
     }

@@ -531,7 +531,7 @@ pub fn scaffold(
                     "rhai",
                     "\"entry\": \"predicate.rhai\"",
                     &api_req,
-                    "A Rhai policy predicate: true for payments above 1000.",
+                    "A Rhai policy predicate: true when args.amount is above 1000.",
                 ),
             ));
             files.push(("predicate.rhai", RHAI_PREDICATE.to_string()));
@@ -575,49 +575,52 @@ fn source_json(
     )
 }
 
-const RHAI_GRADER: &str = r#"// A gait grader. gait calls `grade(fixture)` with a read-only view of one regress fixture
-// (name, run_id, intents, results, spec, replay, diff) and expects a map back:
-//   #{ status: "pass" | "fail", reason_codes: [..], message: "..", details: #{..} }
+const RHAI_GRADER: &str = r#"// A gait grader plugin. gait runs this script once per regress fixture with `fixture`, a
+// read-only view of it (name, run_id, spec, manifest, run, intents, results, refs, replay, diff;
+// see docs/graders.md), and expects true/false or a map back:
+//   #{ pass: true | false, reason_codes: [..], message: "..", details: #{..} }
 // Scripts run sandboxed: no files, network, clock or randomness.
 
-fn grade(fixture) {
-    let code = fixture.replay.exit_code;
-    if code == 0 {
-        #{ status: "pass", reason_codes: ["replay_ok"], message: "replay exited 0" }
-    } else {
-        #{ status: "fail", reason_codes: ["replay_failed"], message: `replay exited ${code}` }
-    }
+let code = fixture.replay.exit_code;
+if code == 0 {
+    #{ pass: true, reason_codes: ["replay_ok"], message: "replay exited 0" }
+} else {
+    #{ pass: false, reason_codes: ["replay_failed"], message: `replay exited ${code}` }
 }
 "#;
 
-const RHAI_BROKER: &str = r#"// A gait credential broker. gait calls `issue(request, env)` for an allowed call that needs a
-// credential. `request` has tool_name, identity, workspace, session_id, request_id, run_id, job_id,
-// reference, scope, target_binding; `env` holds only the variables this plugin's manifest declares.
-// Return a *reference* to a credential, never the secret itself.
+const RHAI_BROKER: &str = r#"// A gait credential broker plugin. For an allowed call whose rule requires a broker credential,
+// gait runs this script with `request` (tool_name, identity, workspace, session_id, request_id,
+// run_id, job_id, reference, scope, target_binding) and `env`, which holds only the environment
+// variables this plugin's manifest declares. Return a *reference* to a credential, never the
+// secret itself:
+//   #{ credential_ref: "..", source, access_type, issuer, subject, owner, ttl_seconds, .. }
+// Throwing an error refuses the credential, and the call is blocked.
 
-fn issue(request, env) {
-    let name = env.EXAMPLE_TOKEN_REF;
-    if name == () || name == "" {
-        throw "EXAMPLE_TOKEN_REF is not set";
-    }
-    #{
-        credential_ref: `env:${name}`,
-        source: "env",
-        access_type: "jit",
-        issuer: "example",
-        subject: request.identity,
-        target_binding: request.target_binding,
-        ttl_seconds: 300
-    }
+let name = env.EXAMPLE_TOKEN_REF;
+if name == () || name == "" {
+    throw "EXAMPLE_TOKEN_REF is not set";
+}
+#{
+    credential_ref: `env:${name}`,
+    source: "env",
+    access_type: "jit",
+    issuer: "example",
+    subject: request.identity,
+    target_binding: request.target_binding,
+    ttl_seconds: 300
 }
 "#;
 
-const RHAI_PREDICATE: &str = r#"// A gait policy predicate, used by a rule as `match: { predicate: NAME }`. gait calls
-// `matches(intent)` with the normalized intent and expects true or false.
+const RHAI_PREDICATE: &str = r#"// A gait policy predicate plugin. A rule names it with `match: { predicate: NAME }`; once the
+// rule's other match conditions hold, gait runs this script with `intent`, the normalized intent
+// (tool_name, args, targets, arg_provenance, context, ..), and expects true or false. An error, a
+// sandbox limit or any other result blocks the call (fail closed).
 
-fn matches(intent) {
-    let amount = intent.args.amount;
-    type_of(amount) != "()" && amount > 1000
+let amount = intent.args?.amount;
+switch type_of(amount) {
+    "i64" | "f64" => amount > 1000,
+    _ => false
 }
 "#;
 

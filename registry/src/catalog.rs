@@ -1,10 +1,9 @@
 //! Every plugin gait knows: builtins (compiled in) and installed ones (pinned), as
 //! `gait plugin list` shows them, and which one of a name is active.
 //!
-//! Builtins register through [`BuiltinPlugin`] descriptors: each area that compiles a plugin in
-//! (regress graders, credential brokers, policy packs, extensions) contributes a `&[BuiltinPlugin]`
-//! and the CLI concatenates them. An installed plugin replaces a builtin of the same name only when
-//! its version is higher.
+//! Builtins register through [`BuiltinPlugin`] descriptors (the plugin host, gait-host, lists every
+//! area's: regress graders, credential brokers, policy packs, extensions). An installed plugin
+//! replaces a builtin of the same name and kind only when its version is higher.
 
 use crate::model::{PluginForm, PluginKind};
 use crate::store::Pin;
@@ -41,7 +40,8 @@ pub struct ListedPlugin {
     pub active: bool,
 }
 
-fn newer(installed: &str, builtin: &str) -> bool {
+/// True when the installed version is a higher semver than the builtin's.
+pub fn newer(installed: &str, builtin: &str) -> bool {
     match (
         semver::Version::parse(installed),
         semver::Version::parse(builtin),
@@ -57,7 +57,7 @@ pub fn list(builtins: &[BuiltinPlugin], pins: &[Pin]) -> Vec<ListedPlugin> {
     for b in builtins {
         let replaced = pins
             .iter()
-            .any(|p| p.name == b.name && newer(&p.version, b.version));
+            .any(|p| p.name == b.name && p.kind == b.kind && newer(&p.version, b.version));
         out.push(ListedPlugin {
             name: b.name.to_string(),
             version: b.version.to_string(),
@@ -73,7 +73,7 @@ pub fn list(builtins: &[BuiltinPlugin], pins: &[Pin]) -> Vec<ListedPlugin> {
     for p in pins {
         let shadowed = builtins
             .iter()
-            .any(|b| b.name == p.name && !newer(&p.version, b.version));
+            .any(|b| b.name == p.name && b.kind == p.kind && !newer(&p.version, b.version));
         out.push(ListedPlugin {
             name: p.name.clone(),
             version: p.version.clone(),

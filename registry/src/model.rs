@@ -1,73 +1,8 @@
-//! The vocabulary shared by manifests, the index, pins and `gait plugin list`.
+//! The vocabulary shared by manifests, the index, pins and `gait plugin list`. The kinds and forms
+//! are the engine's ([`gait_engine::plugin`]), the one definition every crate uses; this module adds
+//! the registry's rules about them.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
-
-/// What a plugin does (ARCHITECTURE.md "Plugin seams"). `Predicate` is a policy-rule predicate
-/// (`match: {predicate: NAME}`); `Adapter` is reserved for the MCP work and not installable yet.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PluginKind {
-    Grader,
-    Predicate,
-    CredentialBroker,
-    Pack,
-    Extension,
-    Adapter,
-}
-
-/// How a plugin is provided. `Data` is a pack of files (policy templates) with no code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PluginForm {
-    Builtin,
-    Rhai,
-    Lua,
-    Native,
-    Data,
-}
-
-impl PluginKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginKind::Grader => "grader",
-            PluginKind::Predicate => "predicate",
-            PluginKind::CredentialBroker => "credential_broker",
-            PluginKind::Pack => "pack",
-            PluginKind::Extension => "extension",
-            PluginKind::Adapter => "adapter",
-        }
-    }
-}
-
-impl PluginForm {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginForm::Builtin => "builtin",
-            PluginForm::Rhai => "rhai",
-            PluginForm::Lua => "lua",
-            PluginForm::Native => "native",
-            PluginForm::Data => "data",
-        }
-    }
-
-    /// True for sandboxed script forms.
-    pub fn is_script(self) -> bool {
-        matches!(self, PluginForm::Rhai | PluginForm::Lua)
-    }
-}
-
-impl fmt::Display for PluginKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for PluginForm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use gait_engine::plugin::{PluginForm, PluginKind};
 
 /// Which kinds each installable form may provide. Native code runs with the full rights of gait, so
 /// it is limited to graders and CLI extensions; credential brokers and predicates, which see live
@@ -110,5 +45,14 @@ mod tests {
             "\"credential_broker\""
         );
         assert!(host_target().contains('-'));
+    }
+
+    #[test]
+    fn one_plugin_api_version() {
+        // The engine's seams and the native ABI crate describe the same plugin API.
+        assert_eq!(
+            gait_plugin_api::PLUGIN_API_VERSION,
+            gait_engine::plugin::PLUGIN_API_VERSION
+        );
     }
 }

@@ -36,7 +36,12 @@ fn script_source_and_env_allowlist_come_from_the_signed_plugin() {
         std::fs::read_to_string(src.join("broker.rhai")).unwrap()
     );
     let grader = load_script(&fx.home, "grader", PluginKind::Grader).unwrap();
-    assert!(grader.source.contains("fn grade(fixture)"));
+    // The exact scaffolded script (it reads the `fixture` input).
+    assert_eq!(
+        grader.source,
+        std::fs::read_to_string(fx.path("src/grader-1.0.0/grader.rhai")).unwrap()
+    );
+    assert!(grader.source.contains("fixture.replay.exit_code"));
     assert!(grader.env_allowlist.is_empty());
     // Asking for the wrong kind is an error, not a silent reinterpretation.
     assert_eq!(

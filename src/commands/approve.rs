@@ -255,7 +255,8 @@ fn run_approve_script(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         );
     };
     let ttl = parse_ttl(&p.str("ttl"))?;
-    let loaded = gait_gate::policy::load(&read_file(
+    // Bound to its predicates like every policy load, so the digest is the one gate eval checks.
+    let loaded = super::gate::policy_cache(ctx).load_fresh(&read_file(
         &policy,
         "policy",
         gait_gate::policy::MAX_POLICY_BYTES,

@@ -4,9 +4,10 @@ use crate::cli::{CmdResult, Command, Ctx, Flag, Order, Parsed, Response};
 use gait_engine::crypto::KeySource;
 use gait_engine::procx::SystemSpawner;
 use gait_engine::{GaitError, GoTime};
-use gait_gate::broker::{DEFAULT_ENV_PREFIX, EnvSnapshot};
+use gait_gate::broker::{BrokerHandle, DEFAULT_ENV_PREFIX, EnvSnapshot};
 use gait_gate::cache::PolicyCache;
 use gait_gate::gate_eval::{GateEvalOptions, gate_eval};
+use gait_gate::predicate::PredicateHandle;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -128,7 +129,7 @@ const FLAGS: &[Flag] = &[
     Flag::string(
         "credential-broker",
         "off",
-        "credential broker: off, stub, env or command",
+        "credential broker: off, stub, env, command, or an installed broker plugin",
     ),
     Flag::string(
         "credential-env-prefix",
@@ -276,12 +277,16 @@ fn load_config(p: &Parsed) -> Result<gait_gate::config::GateDefaults, GaitError>
     Ok(cfg.gate)
 }
 
-/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it).
+/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it). Policies
+/// naming predicates bind them through the plugin host (installed predicate plugins, verified and
+/// compiled on first use only).
 pub fn policy_cache(ctx: &Ctx) -> PolicyCache {
-    match ctx.env("GAIT_POLICY_CACHE").as_deref().map(str::trim) {
+    let cache = match ctx.env("GAIT_POLICY_CACHE").as_deref().map(str::trim) {
         Some("off" | "0" | "false") => PolicyCache::disabled(),
         _ => PolicyCache::new(ctx.gait_home().join("cache").join("policies")),
-    }
+    };
+    let predicates = super::plugin::host(ctx).predicates();
+    cache.with_predicates(PredicateHandle::new(predicates))
 }
 
 fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
@@ -313,7 +318,7 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     } else {
         Vec::new()
     };
-    let opts = GateEvalOptions {
+    let mut opts = GateEvalOptions {
         policy: pick(&p, "policy", &cfg.policy),
         intent: p.str("intent"),
         profile: pick(&p, "profile", &cfg.profile),
@@ -387,7 +392,19 @@ fn run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         credential_evidence_out: pick(&p, "credential-evidence-out", &cfg.credential_evidence_path),
         correlation_id: ctx.correlation_id.clone(),
         dev_seed: ctx.random_seed()?,
+        plugin_broker: BrokerHandle::default(),
     };
+    // An installed broker plugin of that name (verified now): it sees exactly the variables its
+    // signed manifest declares, nothing else.
+    if let Some(broker) = super::plugin::host(ctx).broker(&opts.credential_broker)? {
+        opts.broker_env = EnvSnapshot::new(
+            broker
+                .env_names()
+                .iter()
+                .filter_map(|n| ctx.env(n).map(|v| (n.clone(), v))),
+        );
+        opts.plugin_broker = BrokerHandle::new(std::sync::Arc::new(broker));
+    }
     let clock = WallClock(started);
     let cache = policy_cache(ctx);
     let result = gate_eval(&opts, &cache, &clock, &SystemSpawner)?;

@@ -4,25 +4,25 @@
 use crate::cli::{CmdResult, Command, Ctx, Flag, Order, Parsed, Response};
 use gait_engine::GaitError;
 use gait_engine::error::exit;
+use gait_engine::plugin::Extension;
+use gait_host::PluginHost;
 use gait_registry::authoring::{self, ApiDependency, Template};
-use gait_registry::catalog::{self, BuiltinPlugin};
+use gait_registry::catalog;
 use gait_registry::install::Installed;
-use gait_registry::loader::{self, LoadOptions};
 use gait_registry::ops::{self, InstallPlan};
 use gait_registry::source::FetchSettings;
 use gait_registry::store::PluginHome;
 use serde::Serialize;
 use std::path::PathBuf;
 
-/// Compiled-in plugins, as `gait plugin list` shows them. Each area that compiles a plugin in
-/// (regress graders, credential brokers, policy packs, extensions) adds its descriptors here.
-pub fn builtin_plugins() -> Vec<BuiltinPlugin> {
-    let areas: &[&[BuiltinPlugin]] = &[];
-    areas.iter().flat_map(|a| a.iter().copied()).collect()
-}
-
 fn home(ctx: &Ctx) -> PluginHome {
     PluginHome::new(&ctx.gait_home())
+}
+
+/// The plugin host over the gait home: builtins and installed plugins (nothing is read until a
+/// plugin is asked for).
+pub fn host(ctx: &Ctx) -> PluginHost {
+    PluginHost::new(&ctx.gait_home())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,7 +392,7 @@ struct ListOutput {
 }
 
 fn run_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
-    let rows = catalog::list(&builtin_plugins(), &home(ctx).pins()?);
+    let rows = host(ctx).list()?;
     let mut text = String::new();
     if rows.is_empty() {
         text.push_str(
@@ -881,7 +881,13 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
             explain.clone(),
         ));
     }
-    Some(run_extension(&home, &pin.name, &words, &rest, ctx.json))
+    Some(run_extension(
+        &host(ctx),
+        &pin.name,
+        &words,
+        &rest,
+        ctx.json,
+    ))
 }
 
 /// True when `word` starts a builtin command (`keys`, `plugin`, `registry`, …).
@@ -892,13 +898,13 @@ fn builtin_namespace(word: &str) -> bool {
 }
 
 fn run_extension(
-    home: &PluginHome,
+    host: &PluginHost,
     name: &str,
     words: &str,
     rest: &[String],
     json: bool,
 ) -> CmdResult {
-    let plugin = loader::load_native(home, name, LoadOptions::default())?;
+    let plugin = host.extension(name)?;
     let args: Vec<String> = rest
         .iter()
         .filter(|a| {
@@ -909,7 +915,9 @@ fn run_extension(
         })
         .cloned()
         .collect();
-    let out = plugin.run_command(words, &args, json)?;
+    let out = plugin
+        .run(words, &args, json)
+        .map_err(gait_host::plugin_error)?;
     let mut object = out.json;
     object
         .entry("ok".to_string())

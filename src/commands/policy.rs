@@ -41,12 +41,17 @@ pub static FMT: Command = Command {
 
 pub static INIT: Command = Command {
     path: "policy init",
-    synopsis: "<baseline-lowrisk|baseline-mediumrisk|baseline-highrisk> [--out FILE] [--force]",
-    summary: "Write a commented baseline policy template.",
-    explain: "Writes one of the built-in baseline policy templates (low, medium or high risk), each commented with why its rules are there.",
+    synopsis: "<baseline-lowrisk|baseline-mediumrisk|baseline-highrisk> [--out FILE] [--force] | --pack NAME TEMPLATE",
+    summary: "Write a commented baseline policy template, or a template from a policy pack.",
+    explain: "Writes one of the built-in baseline policy templates (low, medium or high risk), each commented with why its rules are there, or a template from a pack (--pack: an installed, signed pack plugin, or the builtin `baseline`).",
     flags: &[
         Flag::string("out", "gait.policy.yaml", "where to write the policy"),
         Flag::bool("force", "overwrite an existing file"),
+        Flag::string(
+            "pack",
+            "",
+            "take TEMPLATE from this pack: an installed pack plugin (verified) or `baseline`",
+        ),
     ],
     order: Order::Interspersed,
     custom_explain: false,
@@ -104,7 +109,8 @@ fn run_test(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         "\npolicy_digest={}\nintent_digest={}",
         result.policy_digest, result.intent_digest
     ));
-    Response::new(code, &result, text)
+    let warnings = result.warnings.clone();
+    Ok(Response::new(code, &result, text)?.with_warnings(&warnings))
 }
 
 fn one_positional(p: &Parsed, usage: &str) -> Result<String, GaitError> {
@@ -153,13 +159,14 @@ struct FmtOutput {
 fn run_fmt(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let path = one_positional(&p, "<policy.yaml>")?;
     let original = read(&path, "policy", MAX_POLICY_BYTES)?;
-    let loaded = super::gate::policy_cache(ctx).load(&original)?.0;
+    let cache = super::gate::policy_cache(ctx);
+    let loaded = cache.load(&original)?.0;
     let formatted = gait_gate::policy::fmt::format(&loaded.policy);
     let changed = formatted.as_bytes() != original.as_slice();
     let write = p.bool("write");
     if write && changed {
         // Formatting must never change the policy: check before replacing the file.
-        let again = gait_gate::policy::load(formatted.as_bytes())?;
+        let again = cache.load_fresh(formatted.as_bytes())?;
         if again.digest != loaded.digest {
             return Err(GaitError::internal(
                 "policy fmt would change the policy digest; the file was left unchanged",
@@ -197,20 +204,61 @@ struct InitOutput {
     template: String,
     path: String,
     policy_digest: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pack: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pack_version: String,
 }
 
-fn run_init(_ctx: &mut Ctx, p: Parsed) -> CmdResult {
+/// The template `name` of the pack `pack` (verified when installed): (canonical name, YAML).
+fn pack_template(ctx: &Ctx, pack: &str, name: &str) -> Result<(String, String, String), GaitError> {
+    let pack = super::plugin::host(ctx).pack(pack)?;
+    let found = pack.find(name).map_err(gait_host::plugin_error)?;
+    let Some(template) = found else {
+        let names: Vec<String> = pack
+            .policy_templates()
+            .map_err(gait_host::plugin_error)?
+            .into_iter()
+            .map(|t| t.name)
+            .collect();
+        return Err(GaitError::invalid(format!(
+            "pack {} has no policy template {name}",
+            pack.info().label()
+        ))
+        .with_hint(if names.is_empty() {
+            "the pack ships no policy templates".to_string()
+        } else {
+            format!("choose one of: {}", names.join(", "))
+        }));
+    };
+    Ok((
+        template.name,
+        template.yaml,
+        pack.info().version.to_string(),
+    ))
+}
+
+fn run_init(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let name = one_positional(
         &p,
         "<template> (baseline-lowrisk, baseline-mediumrisk or baseline-highrisk)",
     )?;
-    let Some((canonical, text)) = gait_gate::templates::find(&name) else {
-        return Err(
-            GaitError::invalid(format!("unknown policy template: {name}")).with_hint(format!(
-                "choose one of: {}",
-                gait_gate::templates::names().join(", ")
-            )),
-        );
+    let pack = p
+        .opt("pack")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default();
+    let (canonical, text, pack_version) = if pack.is_empty() {
+        let Some((canonical, text)) = gait_gate::templates::find(&name) else {
+            return Err(
+                GaitError::invalid(format!("unknown policy template: {name}")).with_hint(format!(
+                    "choose one of: {}",
+                    gait_gate::templates::names().join(", ")
+                )),
+            );
+        };
+        (canonical.to_string(), text.to_string(), String::new())
+    } else {
+        pack_template(ctx, &pack, &name)?
     };
     let out_path = PathBuf::from(p.str("out"));
     if fsx::is_traversing(&out_path) {
@@ -224,14 +272,19 @@ fn run_init(_ctx: &mut Ctx, p: Parsed) -> CmdResult {
                 .with_hint("pass --force to overwrite it, or choose another --out"),
         );
     }
-    let loaded = gait_gate::policy::load(text.as_bytes())?;
+    // A pack's template must be a valid policy (its predicates installed) before it is written.
+    let loaded = super::gate::policy_cache(ctx)
+        .load_fresh(text.as_bytes())
+        .map_err(|e| e.context(&format!("template {canonical}")))?;
     fsx::write_atomic(&out_path, text.as_bytes(), 0o644)
         .map_err(|e| GaitError::io(format!("write policy: {e}")))?;
     let out = InitOutput {
         ok: true,
-        template: canonical.into(),
+        template: canonical,
         path: out_path.display().to_string(),
         policy_digest: loaded.digest,
+        pack,
+        pack_version,
     };
     let text = format!(
         "policy init ok: {} -> {}\npolicy_digest={}",

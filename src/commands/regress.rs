@@ -107,7 +107,7 @@ pub static RUN: Command = Command {
     path: "regress run",
     synopsis: "[--config gait.yaml] [--output regress_result.json] [--junit PATH]",
     summary: "Grade every fixture; exit 0 when all pass, 5 when any fails.",
-    explain: "Runs the deterministic graders (and any script graders) over every fixture in gait.yaml, writes regress_result.json and optionally JUnit, and exits 5 on any failure.",
+    explain: "Runs the deterministic graders (and any script or installed plugin graders) over every fixture in gait.yaml, writes regress_result.json and optionally JUnit, and exits 5 on any failure.",
     flags: RUN_FLAGS,
     order: Order::Interspersed,
     custom_explain: false,
@@ -245,7 +245,10 @@ fn regress(ctx: &Ctx, p: &Parsed, config: &Path, fixture: Option<InitReport>) ->
     let junit = output_path(p, "junit")?;
     let workers = workers(p)?;
     let prepared = regress_run::prepare(config)?;
-    let graders = Graders::prepare(&prepared, Limits::default())?;
+    // Installed grader plugins (named in gait.yaml / fixture.json, or newer builtins) are verified
+    // and loaded here, before any fixture is graded.
+    let host = super::plugin::host(ctx);
+    let graders = Graders::prepare_with(&prepared, Limits::default(), &host)?;
 
     let total = prepared.fixtures.len();
     let bar = (!ctx.json && total >= PROGRESS_MIN_FIXTURES && std::io::stderr().is_terminal())

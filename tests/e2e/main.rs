@@ -11,6 +11,7 @@ mod support;
 mod gate_common;
 
 mod cli;
+mod plugin_use;
 mod plugins;
 mod registry_packs;
 mod tls_server;

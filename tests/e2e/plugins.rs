@@ -1,6 +1,8 @@
 //! `gait plugin …` and `gait registry index` end to end: new → pack → sign → index → install from
-//! a file registry (and over https on loopback) → list → use → verify → remove, for a Rhai plugin
-//! and for the native example; and the refusals, each leaving nothing installed.
+//! a file registry (and over https on loopback) → list → use (a grader in `gait regress run`, the
+//! native plugin's command) → verify → remove, for a Rhai plugin and for the native example; and
+//! the refusals, each leaving nothing installed or loaded. Predicates, packs, brokers and builtin
+//! replacement are in `plugin_use.rs`.
 //!
 //! Expectations come from the issue's "Must show" list and the install order written in
 //! registry/src/install.rs: verification refusals exit 2, unsafe transport requests exit 8, bad
@@ -8,20 +10,20 @@
 
 use crate::support::Sandbox;
 use crate::tls_server::TestServer;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
 /// Runs gait with `--json` appended; returns (exit code, JSON).
-fn json(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
+pub(crate) fn json(sb: &Sandbox, args: &[&str]) -> (i32, Value) {
     let mut all = args.to_vec();
     all.push("--json");
     sb.run_json(&all)
 }
 
 /// Runs gait with `--json` and requires exit 0.
-fn ok(sb: &Sandbox, args: &[&str]) -> Value {
+pub(crate) fn ok(sb: &Sandbox, args: &[&str]) -> Value {
     let (code, v) = json(sb, args);
     assert_eq!(code, 0, "gait {args:?} failed: {v}");
     assert_eq!(v["ok"], true);
@@ -29,7 +31,7 @@ fn ok(sb: &Sandbox, args: &[&str]) -> Value {
 }
 
 /// Runs gait with `--json` and requires a refusal with `exit` and `error_code`.
-fn refused(sb: &Sandbox, args: &[&str], exit: i32, error_code: &str) -> Value {
+pub(crate) fn refused(sb: &Sandbox, args: &[&str], exit: i32, error_code: &str) -> Value {
     let (code, v) = json(sb, args);
     assert_eq!(
         (code, v["error_code"].as_str().unwrap_or_default()),
@@ -41,7 +43,7 @@ fn refused(sb: &Sandbox, args: &[&str], exit: i32, error_code: &str) -> Value {
     v
 }
 
-fn installed(sb: &Sandbox) -> Vec<String> {
+pub(crate) fn installed(sb: &Sandbox) -> Vec<String> {
     ok(sb, &["plugin", "list"])["plugins"]
         .as_array()
         .unwrap()
@@ -51,8 +53,83 @@ fn installed(sb: &Sandbox) -> Vec<String> {
         .collect()
 }
 
+/// The rows of `gait plugin list` named `name` (builtin first).
+pub(crate) fn listed(sb: &Sandbox, name: &str) -> Vec<Value> {
+    ok(sb, &["plugin", "list"])["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["name"] == name)
+        .cloned()
+        .collect()
+}
+
+/// `gait demo` and a fixture set with its runpack (`run_demo`).
+pub(crate) fn demo_fixture(sb: &Sandbox) {
+    ok(sb, &["demo"]);
+    ok(sb, &["regress", "init", "--from", "run_demo"]);
+}
+
+/// Records a raw-capture runpack with `n` intents (all `tool.read`, all ok); returns its path.
+pub(crate) fn record_intents(sb: &Sandbox, run_id: &str, n: usize) -> String {
+    let ids: Vec<String> = (1..=n).map(|i| format!("intent_{i}")).collect();
+    let input = json!({
+        "run": {
+            "run_id": run_id,
+            "created_at": "2031-02-03T04:05:06Z",
+            "env": {"os": "linux", "arch": "amd64", "runtime": "python"},
+            "timeline": [{"event": "run_started", "ts": "2031-02-03T04:05:06Z"}],
+        },
+        "intents": ids.iter().map(|id| json!({"intent_id": id, "tool_name": "tool.read", "args": {"n": 1}})).collect::<Vec<_>>(),
+        "results": ids.iter().map(|id| json!({"intent_id": id, "status": "ok", "result": {"status": "ok"}})).collect::<Vec<_>>(),
+        "refs": {"receipts": []},
+        "capture_mode": "raw",
+    });
+    let file = format!("{run_id}.input.json");
+    sb.write(&file, serde_json::to_vec(&input).unwrap());
+    ok(
+        sb,
+        &["run", "record", "--input", &file, "--out-dir", "recorded"],
+    );
+    format!("recorded/runpack_{run_id}.zip")
+}
+
+/// Sets `gait.yaml`'s grader list.
+pub(crate) fn use_graders(sb: &Sandbox, graders: &[Value]) {
+    let mut c: Value = serde_json::from_slice(&sb.read("gait.yaml")).unwrap();
+    c["graders"] = Value::Array(graders.to_vec());
+    sb.write("gait.yaml", serde_json::to_vec_pretty(&c).unwrap());
+}
+
+/// `gait regress run --json`; returns its exit code and regress_result.json.
+pub(crate) fn regress(sb: &Sandbox) -> (i32, Value) {
+    let (code, out) = json(sb, &["regress", "run"]);
+    assert!(matches!(code, 0 | 5), "regress run: {out}");
+    (
+        code,
+        serde_json::from_slice(&sb.read("regress_result.json")).unwrap(),
+    )
+}
+
+/// `gait regress run` that passes; returns regress_result.json.
+pub(crate) fn regress_ok(sb: &Sandbox) -> Value {
+    let (code, result) = regress(sb);
+    assert_eq!(code, 0, "{result}");
+    result
+}
+
+/// A grader result of regress_result.json by `<fixture>/<grader>` name.
+pub(crate) fn grader<'a>(result: &'a Value, name: &str) -> &'a Value {
+    result["graders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == name)
+        .unwrap_or_else(|| panic!("no grader {name} in {result}"))
+}
+
 /// A publisher key pair at `publisher/{publisher_private,publisher_public}.key`.
-fn publisher(sb: &Sandbox, prefix: &str) -> (String, String) {
+pub(crate) fn publisher(sb: &Sandbox, prefix: &str) -> (String, String) {
     ok(
         sb,
         &["keys", "init", "--out-dir", "publisher", "--prefix", prefix],
@@ -64,7 +141,7 @@ fn publisher(sb: &Sandbox, prefix: &str) -> (String, String) {
 }
 
 /// Scaffolds, packs (as `version`) and signs a Rhai grader into `reg/<name>-<version>`.
-fn publish_rhai(sb: &Sandbox, name: &str, version: &str, key: &str) -> Value {
+pub(crate) fn publish_rhai(sb: &Sandbox, name: &str, version: &str, key: &str) -> Value {
     let src = format!("src/{name}-{version}");
     if !sb.join(&src).exists() {
         ok(sb, &["plugin", "new", name, "--out", &src]);
@@ -85,12 +162,12 @@ fn publish_rhai(sb: &Sandbox, name: &str, version: &str, key: &str) -> Value {
     packed
 }
 
-fn index(sb: &Sandbox, key: &str) -> Value {
+pub(crate) fn index(sb: &Sandbox, key: &str) -> Value {
     ok(sb, &["registry", "index", "reg", "--private-key", key])
 }
 
 /// The example native plugin built with the workspace (same profile and target dir as gait).
-fn example_library() -> PathBuf {
+pub(crate) fn example_library() -> PathBuf {
     static LIB: OnceLock<PathBuf> = OnceLock::new();
     LIB.get_or_init(|| {
         let bin = crate::support::gait_bin();
@@ -124,7 +201,7 @@ fn example_library() -> PathBuf {
     .clone()
 }
 
-fn publish_native(sb: &Sandbox, key: &str) -> Value {
+pub(crate) fn publish_native(sb: &Sandbox, key: &str) -> Value {
     let src = crate::support::repo_root().join("plugins/examples/native");
     let lib = example_library();
     let packed = ok(
@@ -192,8 +269,7 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
         .unwrap()
         .display()
         .to_string();
-    let listed = ok(&sb, &["plugin", "list"]);
-    let p = &listed["plugins"][0];
+    let p = &listed(&sb, "max-intents")[0];
     assert_eq!(
         (
             p["name"].as_str(),
@@ -225,8 +301,21 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
     assert_eq!(lock["plugins"][0]["manifest_digest"], digest.as_str());
     assert_eq!(lock["plugins"][0]["registry"], "reg");
 
-    // Use: executing a Rhai grader belongs to the regress sandbox (issue 5); here the installed
-    // script is exactly the published one.
+    // Use: the grader in `gait regress run`, named in gait.yaml. The scaffold passes a fixture whose
+    // replay exits 0 (the demo's does) with `replay_ok`; results carry the plugin's identity.
+    demo_fixture(&sb);
+    use_graders(&sb, &[json!({"plugin": "max-intents"})]);
+    let result = regress_ok(&sb);
+    let g = grader(&result, "run_demo/max-intents");
+    assert_eq!(
+        (&g["status"], &g["reason_codes"]),
+        (&json!("pass"), &json!(["replay_ok"]))
+    );
+    assert_eq!(g["details"]["plugin"], "max-intents");
+    assert_eq!(g["details"]["plugin_version"], "0.1.0");
+    assert_eq!(g["details"]["plugin_manifest_digest"], digest.as_str());
+
+    // The installed script is exactly the published one.
     let pin = "home/.gait/plugins/pins/max-intents.json";
     let pin: Value = serde_json::from_slice(&sb.read(pin)).unwrap();
     let dir = sb.join(&format!(
@@ -250,10 +339,17 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
     let v = refused(&sb, &["plugin", "verify"], 2, "verification_failed");
     assert_eq!(v["plugins"][0]["error_code"], "plugin_file_modified");
     assert!(v["error"].as_str().unwrap().contains("grader.rhai"));
+    // …and regress run refuses to load it: no fixture is graded, no result is written.
+    std::fs::remove_file(sb.join("regress_result.json")).unwrap();
+    let v = refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
+    assert!(v["error"].as_str().unwrap().contains("grader.rhai"), "{v}");
+    assert!(!sb.join("regress_result.json").exists());
 
     let removed = ok(&sb, &["plugin", "remove", "max-intents"]);
     assert_eq!(removed["lockfile_updated"], true);
     assert!(installed(&sb).is_empty());
+    let v = refused(&sb, &["regress", "run"], 6, "plugin_not_installed");
+    assert!(v["error"].as_str().unwrap().contains("max-intents"), "{v}");
     refused(
         &sb,
         &["plugin", "verify", "max-intents"],
@@ -274,10 +370,43 @@ fn native_plugin_install_list_run_verify_remove() {
         &sb,
         &["plugin", "install", "example-native", "--registry", "reg"],
     );
-    let listed = ok(&sb, &["plugin", "list"]);
-    let p = &listed["plugins"][0];
+    let p = &listed(&sb, "example-native")[0];
     assert_eq!(p["form"], "native");
     assert_eq!(p["commands"][0], "example-native hello");
+
+    // Use, 1: its grader in `gait regress run`, under the name gait.yaml gives it. It fails a
+    // fixture above 3 intents (`intent_count_exceeded`) and passes the demo's 3.
+    demo_fixture(&sb);
+    let four = record_intents(&sb, "run_four", 4);
+    let (code, out) = sb.run_json(&["regress", "add", "--from", &four, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    use_graders(
+        &sb,
+        &[json!({"name": "intent-count", "plugin": "example-native"})],
+    );
+    let (code, result) = regress(&sb);
+    assert_eq!(code, 5, "{result}");
+    let pass = grader(&result, "run_demo/intent-count");
+    assert_eq!(
+        (&pass["status"], &pass["reason_codes"]),
+        (&json!("pass"), &json!(["intent_count_within_limit"]))
+    );
+    assert_eq!(
+        pass["details"]["data"],
+        json!({"intents": 3, "max_intents": 3})
+    );
+    assert_eq!(pass["details"]["plugin_form"], "native");
+    let fail = grader(&result, "run_four/intent-count");
+    assert_eq!(
+        (&fail["status"], &fail["reason_codes"]),
+        (&json!("fail"), &json!(["intent_count_exceeded"]))
+    );
+    assert_eq!(
+        fail["details"]["message"],
+        "4 intents recorded, at most 3 allowed"
+    );
+    // Every other grader of the run is unaffected.
+    assert_eq!(grader(&result, "run_four/trajectory")["status"], "pass");
 
     // Use: the command the plugin contributes, verified and loaded for this call.
     let out = ok(&sb, &["example-native", "hello", "ada"]);
@@ -318,6 +447,9 @@ fn native_plugin_install_list_run_verify_remove() {
     std::fs::write(&lib, &bytes).unwrap();
     refused(&sb, &["example-native", "hello"], 2, "plugin_file_modified");
     refused(&sb, &["plugin", "verify"], 2, "verification_failed");
+    std::fs::remove_file(sb.join("regress_result.json")).unwrap();
+    refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
+    assert!(!sb.join("regress_result.json").exists());
 
     ok(&sb, &["plugin", "remove", "example-native"]);
     assert!(installed(&sb).is_empty());

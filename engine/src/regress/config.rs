@@ -5,8 +5,9 @@
 //! structs that refuse unknown fields, so a misspelt expectation (`expected_tool_sequense`) is an
 //! error instead of a silently skipped check.
 //!
-//! gait adds one field to each: `graders`, the script graders to run (on every fixture from
-//! `gait.yaml`, on one fixture from `fixture.json`). Files without it are exactly the reference's.
+//! gait adds one field to each: `graders`, the script and plugin graders to run (on every fixture
+//! from `gait.yaml`, on one fixture from `fixture.json`). Files without it are exactly the
+//! reference's.
 
 use crate::canon::{self, ParseOptions};
 use crate::error::GaitError;
@@ -50,17 +51,22 @@ pub struct ConfigFixture {
     pub runpack: String,
 }
 
-/// A script grader named in `gait.yaml` or `fixture.json`.
+/// A grader named in `gait.yaml` or `fixture.json`: a script file, or an installed grader plugin.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptGraderSpec {
-    /// The grader's name; its results are named `<fixture>/<name>`.
+    /// The grader's name; its results are named `<fixture>/<name>`. Defaults to `plugin`.
+    #[serde(default)]
     pub name: String,
     /// The script file, relative to the file that names it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub script: String,
     /// `rhai` or `lua`; by default taken from the file extension.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// An installed grader plugin (Rhai, Lua or native), verified and loaded by the plugin host.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub plugin: String,
 }
 
 /// `fixtures/<name>/fixture.json`.
@@ -139,7 +145,8 @@ impl Config {
 
     /// Parses `gait.yaml` text; `what` names the file in messages.
     pub fn parse(bytes: &[u8], what: &str) -> Result<Config, GaitError> {
-        let config: Config = parse_strict(bytes, what)?;
+        let mut config: Config = parse_strict(bytes, what)?;
+        default_grader_names(&mut config.graders);
         if config.schema_id != CONFIG_SCHEMA_ID {
             return Err(GaitError::invalid(format!(
                 "{what}: schema_id is {:?}, expected {CONFIG_SCHEMA_ID:?}",
@@ -200,7 +207,8 @@ impl FixtureSpec {
     }
 
     pub fn parse(bytes: &[u8], what: &str) -> Result<FixtureSpec, GaitError> {
-        let spec: FixtureSpec = parse_strict(bytes, what)?;
+        let mut spec: FixtureSpec = parse_strict(bytes, what)?;
+        default_grader_names(&mut spec.graders);
         if spec.schema_id != FIXTURE_SCHEMA_ID {
             return Err(GaitError::invalid(format!(
                 "{what}: schema_id is {:?}, expected {FIXTURE_SCHEMA_ID:?}",
@@ -280,21 +288,52 @@ fn check_duplicates<'a>(
     Ok(())
 }
 
+/// A plugin grader's name defaults to the plugin's.
+fn default_grader_names(specs: &mut [ScriptGraderSpec]) {
+    for s in specs {
+        if s.name.is_empty() {
+            s.name = s.plugin.trim().to_string();
+        }
+    }
+}
+
 fn check_grader_specs(specs: &[ScriptGraderSpec], what: &str) -> Result<(), GaitError> {
     for s in specs {
         check_name(&s.name, what)?;
         if super::BUILTIN_GRADERS.contains(&s.name.as_str()) {
+            let hint = if s.plugin.is_empty() {
+                "give the script grader its own name"
+            } else {
+                "builtin graders run on every fixture already, and an installed newer version of one replaces it by itself; give this grader its own name"
+            };
             return Err(GaitError::invalid(format!(
-                "{what}: script grader name {:?} is the name of a builtin grader",
+                "{what}: grader name {:?} is the name of a builtin grader",
                 s.name
             ))
-            .with_hint("give the script grader its own name"));
+            .with_hint(hint));
         }
-        if s.script.trim().is_empty() {
-            return Err(GaitError::invalid(format!(
-                "{what}: script grader {:?} names no script",
-                s.name
-            )));
+        match (s.script.trim().is_empty(), s.plugin.trim().is_empty()) {
+            (true, true) => {
+                return Err(GaitError::invalid(format!(
+                    "{what}: grader {:?} names no script and no plugin",
+                    s.name
+                ))
+                .with_hint("set \"script\": \"FILE.rhai\" or \"plugin\": \"INSTALLED_PLUGIN\""));
+            }
+            (false, false) => {
+                return Err(GaitError::invalid(format!(
+                    "{what}: grader {:?} names both a script and a plugin",
+                    s.name
+                ))
+                .with_hint("a grader is either a script file or an installed plugin"));
+            }
+            (true, false) if s.language.is_some() => {
+                return Err(GaitError::invalid(format!(
+                    "{what}: plugin grader {:?} cannot set a language (the plugin's manifest does)",
+                    s.name
+                )));
+            }
+            _ => {}
         }
         if let Some(lang) = &s.language
             && !matches!(lang.as_str(), "rhai" | "lua")

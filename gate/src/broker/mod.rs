@@ -120,6 +120,56 @@ impl std::fmt::Display for BrokerError {
     }
 }
 
+/// A broker the caller supplies besides the builtins (the plugin host's script brokers), chosen
+/// when `--credential-broker` names it.
+#[derive(Clone, Default)]
+pub struct BrokerHandle(Option<std::sync::Arc<dyn CredentialBroker>>);
+
+impl BrokerHandle {
+    pub fn new(broker: std::sync::Arc<dyn CredentialBroker>) -> Self {
+        BrokerHandle(Some(broker))
+    }
+
+    /// The supplied broker, when it is the one named `name`.
+    pub fn named(&self, name: &str) -> Option<std::sync::Arc<dyn CredentialBroker>> {
+        self.0.as_ref().filter(|b| b.name() == name).cloned()
+    }
+}
+
+impl std::fmt::Debug for BrokerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(b) => write!(f, "BrokerHandle({})", b.name()),
+            None => f.write_str("BrokerHandle(none)"),
+        }
+    }
+}
+
+/// A shared broker behind a box.
+struct Shared(std::sync::Arc<dyn CredentialBroker>);
+
+impl CredentialBroker for Shared {
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn issue(
+        &self,
+        request: &CredentialRequest,
+        caps: &BrokerCapabilities<'_>,
+    ) -> Result<IssuedCredential, BrokerError> {
+        self.0.issue(request, caps)
+    }
+}
+
+impl BrokerHandle {
+    /// The supplied broker named `name`, boxed like the builtins.
+    pub fn boxed(&self, name: &str) -> Option<Box<dyn CredentialBroker>> {
+        self.named(name)
+            .map(|b| Box::new(Shared(b)) as Box<dyn CredentialBroker>)
+    }
+}
+
 /// A credential broker. Implementations must never return or report secret values.
 pub trait CredentialBroker: Send + Sync {
     /// The broker's name as flags and records spell it (`stub`, `env`, `command`).

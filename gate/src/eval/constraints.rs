@@ -140,6 +140,7 @@ pub(crate) fn evaluate_rule(rule: &Rule, view: &View<'_>, env: &Env<'_>) -> Rule
         violations: rule.violations.clone(),
         freeze_window: None,
         sandbox: None,
+        predicate_failure: None,
     };
     dataflow(&rule.dataflow, view, &mut e);
     endpoint(&rule.endpoint, view, &mut e);

@@ -14,20 +14,35 @@ pub mod decisions;
 pub mod glob;
 pub mod script;
 
-use crate::intent::{ArgProvenance, Context, Intent, Target};
+use crate::intent::{ArgProvenance, Context, Intent, Step, Target};
 use crate::policy::{Policy, RateLimit, Rule, Verdict};
+use crate::predicate::{self, PredicateFailure, Predicates};
 use crate::wrkr::Inventory;
 pub use decisions::{FreezeWindowDecision, KillSwitchDecision, SandboxDecision};
 use gait_engine::GoTime;
 use serde::Serialize;
 
 /// Values evaluation depends on besides the policy and the intent.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct Env<'a> {
     /// The evaluation time (freeze windows, agent expiry).
     pub now: GoTime,
     /// When set, script steps are enriched with `wrkr.*` context per step.
     pub wrkr: Option<&'a Inventory>,
+    /// Runs the predicates rules name (`match: {predicate: NAME}`); the policy's own binding
+    /// ([`crate::policy::LoadedPolicy::evaluator`]). A rule naming a predicate with none here fails
+    /// closed.
+    pub predicates: Option<&'a dyn Predicates>,
+}
+
+impl std::fmt::Debug for Env<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Env")
+            .field("now", &self.now)
+            .field("wrkr", &self.wrkr.is_some())
+            .field("predicates", &self.predicates.is_some())
+            .finish()
+    }
 }
 
 /// What an intent is evaluated as: the whole intent, or one script step with the shared context.
@@ -38,6 +53,8 @@ pub struct View<'a> {
     pub arg_provenance: &'a [ArgProvenance],
     pub context: &'a Context,
     pub intent: &'a Intent,
+    /// The script step (0-based index) this view evaluates; `None` for the whole intent.
+    pub step: Option<(usize, &'a Step)>,
 }
 
 impl<'a> View<'a> {
@@ -48,6 +65,7 @@ impl<'a> View<'a> {
             arg_provenance: &intent.arg_provenance,
             context: &intent.context,
             intent,
+            step: None,
         }
     }
 }
@@ -104,6 +122,8 @@ pub struct Evaluation {
     pub fail_closed_reason_codes: Vec<String>,
     pub missing_fields: Vec<String>,
     pub script: Option<ScriptEvaluation>,
+    /// Why predicates that blocked could not answer (messages for humans; sorted, deduplicated).
+    pub predicate_failures: Vec<String>,
 }
 
 impl Evaluation {
@@ -212,12 +232,16 @@ pub(crate) struct RuleEval {
     pub violations: Vec<String>,
     pub freeze_window: Option<FreezeWindowDecision>,
     pub sandbox: Option<SandboxDecision>,
+    /// The predicate's failure message, when its failure decided this rule.
+    pub predicate_failure: Option<String>,
 }
 
 /// Evaluates one view (a single intent or one script step) against the rules.
 pub fn evaluate_view(policy: &Policy, view: &View<'_>, env: &Env<'_>) -> Evaluation {
     let mut matched: Vec<(&Rule, RuleEval)> = Vec::new();
     let mut group: Option<i64> = None;
+    // What predicates see, built on first use and shared by every predicate of this view.
+    let input: std::cell::OnceCell<std::sync::Arc<serde_json::Value>> = Default::default();
     for rule in &policy.rules {
         if let Some(p) = group
             && rule.priority != p
@@ -227,8 +251,14 @@ pub fn evaluate_view(policy: &Policy, view: &View<'_>, env: &Env<'_>) -> Evaluat
         if !constraints::rule_matches(rule, view) {
             continue;
         }
+        // The predicate runs last: only when every declarative condition already holds.
+        let eval = match check_predicate(rule, view, env, &input) {
+            Ok(true) => constraints::evaluate_rule(rule, view, env),
+            Ok(false) => continue,
+            Err(failure) => predicate_failed(failure),
+        };
         group = Some(rule.priority);
-        matched.push((rule, constraints::evaluate_rule(rule, view, env)));
+        matched.push((rule, eval));
     }
     if matched.is_empty() {
         let verdict = policy.default_verdict;
@@ -240,6 +270,42 @@ pub fn evaluate_view(policy: &Policy, view: &View<'_>, env: &Env<'_>) -> Evaluat
         };
     }
     combine(&matched)
+}
+
+/// The rule's predicate answer (`true` for rules without one).
+fn check_predicate(
+    rule: &Rule,
+    view: &View<'_>,
+    env: &Env<'_>,
+    input: &std::cell::OnceCell<std::sync::Arc<serde_json::Value>>,
+) -> Result<bool, PredicateFailure> {
+    let name = &rule.matcher.predicate;
+    if name.is_empty() {
+        return Ok(true);
+    }
+    let Some(predicates) = env.predicates else {
+        return Err(PredicateFailure {
+            reason_code: predicate::PREDICATE_UNAVAILABLE,
+            message: format!(
+                "rule {} names predicate {name}, but no predicates were loaded",
+                rule.name
+            ),
+        });
+    };
+    let intent = input.get_or_init(|| std::sync::Arc::new(predicate::input(view)));
+    predicates.evaluate(name, intent)
+}
+
+/// A rule whose predicate could not answer: matched, blocking (see [`crate::predicate`]).
+fn predicate_failed(failure: PredicateFailure) -> RuleEval {
+    RuleEval {
+        effect: Verdict::Block,
+        reasons: vec![failure.reason_code.to_string()],
+        violations: vec![predicate::PREDICATE_FAILED.to_string()],
+        freeze_window: None,
+        sandbox: None,
+        predicate_failure: Some(failure.message),
+    }
 }
 
 /// Most-restrictive combination: only rules whose effect equals the final verdict contribute
@@ -290,6 +356,12 @@ fn combine(matched: &[(&Rule, RuleEval)]) -> Evaluation {
     out.violations = sorted(violations);
     out.broker_scopes = sorted(broker_scopes);
     out.delegation_scopes = sorted(delegation_scopes);
+    out.predicate_failures = sorted(
+        matched
+            .iter()
+            .filter_map(|(_, e)| e.predicate_failure.clone())
+            .collect(),
+    );
     out.freeze_window = pick_decision(
         matched,
         verdict,

@@ -60,6 +60,7 @@ pub(crate) fn evaluate_script(
             arg_provenance: &step.arg_provenance,
             context,
             intent,
+            step: Some((index, step)),
         };
         let ev = evaluate_view(policy, &view, env);
         step_verdicts.push(StepVerdict {
@@ -136,6 +137,12 @@ pub(crate) fn evaluate_script(
     out.sandbox = per_step.iter().find_map(|e| e.sandbox.clone());
     out.broker_scopes = sorted(std::mem::take(&mut out.broker_scopes));
     out.delegation_scopes = sorted(std::mem::take(&mut out.delegation_scopes));
+    out.predicate_failures = sorted(
+        per_step
+            .iter()
+            .flat_map(|e| e.predicate_failures.iter().cloned())
+            .collect(),
+    );
     out.reason_codes = sorted(reasons);
     out.violations = sorted(violations);
     let matched = sorted(matched);

@@ -864,7 +864,7 @@ pub fn targets_node(ts: &[Target]) -> N<'_> {
     Node::Arr(ts.iter().map(target_node).collect())
 }
 
-fn provenance_node(p: &ArgProvenance) -> N<'_> {
+pub fn provenance_node(p: &ArgProvenance) -> N<'_> {
     let mut o = Obj::new();
     o.str("arg_path", &p.arg_path);
     o.str("source", &p.source);
@@ -903,7 +903,7 @@ pub fn delegation_node(d: &Delegation) -> N<'_> {
     o.done()
 }
 
-fn context_node(c: &Context) -> N<'_> {
+pub fn context_node(c: &Context) -> N<'_> {
     let mut o = Obj::new();
     o.str("identity", &c.identity);
     o.str("workspace", &c.workspace);

@@ -90,8 +90,15 @@ fn fraction(v: u128, scale: u128) -> String {
     format!("{int}.{}", digits.trim_end_matches('0'))
 }
 
-/// The digest payload of a normalized policy.
+/// The digest payload of a normalized policy (without predicates).
 pub fn payload(p: &Policy) -> Value {
+    payload_bound(p, &[])
+}
+
+/// The digest payload of a policy bound to its predicates: a rule naming a predicate gets
+/// `Match.Predicate` = `{Name, Version, ManifestDigest, ScriptSHA256}` of the bound plugin. Nothing
+/// is added for rules without one, so such policies keep the reference's payload.
+pub fn payload_bound(p: &Policy, predicates: &[crate::predicate::PredicateIdentity]) -> Value {
     let mut root = Map::new();
     root.insert("SchemaID".into(), json!(p.schema_id));
     root.insert("SchemaVersion".into(), json!(p.schema_version));
@@ -111,7 +118,12 @@ pub fn payload(p: &Policy) -> Value {
     root.insert("FailClosed".into(), Value::Object(fc));
     root.insert(
         "Rules".into(),
-        Value::Array(p.rules.iter().map(rule_payload).collect()),
+        Value::Array(
+            p.rules
+                .iter()
+                .map(|r| rule_payload(r, predicates))
+                .collect(),
+        ),
     );
     let s = &p.scripts;
     if s.max_steps != 0 || s.require_approval_above != 0 || s.block_mixed_risk {
@@ -143,7 +155,7 @@ pub fn payload(p: &Policy) -> Value {
     Value::Object(root)
 }
 
-fn match_payload(m: &Match) -> Value {
+fn match_payload(m: &Match, predicates: &[crate::predicate::PredicateIdentity]) -> Value {
     let mut o = Map::new();
     o.insert("ToolNames".into(), list(&m.tool_names));
     o.insert("RiskClasses".into(), list(&m.risk_classes));
@@ -198,6 +210,16 @@ fn match_payload(m: &Match) -> Value {
     if let Some(depth) = m.max_delegation_depth {
         o.insert("MaxDelegationDepth".into(), json!(depth));
     }
+    if !m.predicate.is_empty() {
+        let mut pm = Map::new();
+        pm.insert("Name".into(), json!(m.predicate));
+        if let Some(id) = predicates.iter().find(|i| i.name == m.predicate) {
+            pm.insert("Version".into(), json!(id.version));
+            pm.insert("ManifestDigest".into(), json!(id.manifest_digest));
+            pm.insert("ScriptSHA256".into(), json!(id.script_sha256));
+        }
+        o.insert("Predicate".into(), Value::Object(pm));
+    }
     Value::Object(o)
 }
 
@@ -205,12 +227,12 @@ fn rate_payload(r: &RateLimit) -> Value {
     json!({"Requests": r.requests, "Window": r.window, "Scope": r.scope})
 }
 
-fn rule_payload(r: &Rule) -> Value {
+fn rule_payload(r: &Rule, predicates: &[crate::predicate::PredicateIdentity]) -> Value {
     let mut o = Map::new();
     o.insert("Name".into(), json!(r.name));
     o.insert("Priority".into(), json!(r.priority));
     o.insert("Effect".into(), json!(r.effect.as_str()));
-    o.insert("Match".into(), match_payload(&r.matcher));
+    o.insert("Match".into(), match_payload(&r.matcher, predicates));
     o.insert("ReasonCodes".into(), list(&r.reason_codes));
     o.insert("Violations".into(), list(&r.violations));
     opt_int(&mut o, "MinApprovals", r.min_approvals);
@@ -383,6 +405,14 @@ fn to_node(v: &Value) -> gait_engine::canon::Node<'_> {
 /// sha256 hex of the JCS form of [`payload`].
 pub fn policy_digest(p: &Policy) -> String {
     gait_engine::canon::digest_node(&to_node(&payload(p)))
+}
+
+/// sha256 hex of the JCS form of [`payload_bound`].
+pub fn policy_digest_bound(
+    p: &Policy,
+    predicates: &[crate::predicate::PredicateIdentity],
+) -> String {
+    gait_engine::canon::digest_node(&to_node(&payload_bound(p, predicates)))
 }
 
 #[cfg(test)]

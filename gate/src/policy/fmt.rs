@@ -158,6 +158,7 @@ fn rule(w: &mut W, r: &Rule) {
     if let Some(d) = m.max_delegation_depth {
         body.line(j, &format!("max_delegation_depth: {d}"));
     }
+    body.str(j, "predicate", &m.predicate);
     if !body.out.is_empty() {
         w.line(i, "match:");
         w.out.push_str(&body.out);

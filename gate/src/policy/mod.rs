@@ -286,6 +286,9 @@ pub struct Match {
     pub delegation_scopes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_delegation_depth: Option<i64>,
+    /// A predicate plugin that must also answer true (gait extension; see [`crate::predicate`]).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub predicate: String,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -418,18 +421,109 @@ pub struct Endpoint {
     pub violation: String,
 }
 
+impl Policy {
+    /// The predicate names the rules use, sorted and deduplicated.
+    pub fn predicate_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .rules
+            .iter()
+            .map(|r| r.matcher.predicate.as_str())
+            .filter(|n| !n.is_empty())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
+
 /// A policy with its digest, as loaded from bytes.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadedPolicy {
     pub policy: Policy,
     pub digest: String,
+    /// The predicates the rules name, as bound at load (sorted by name); part of the digest.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub predicates: Vec<crate::predicate::PredicateIdentity>,
+    /// What runs those predicates.
+    #[serde(skip)]
+    pub evaluator: crate::predicate::PredicateHandle,
+}
+
+impl LoadedPolicy {
+    /// Binds a normalized policy to its predicates and computes its digest. A policy without
+    /// predicates gets the reference's digest and needs no resolver; one with predicates needs
+    /// `predicates` to resolve every name (an unknown or unverifiable plugin is an error).
+    pub fn bind(
+        policy: Policy,
+        predicates: &crate::predicate::PredicateHandle,
+    ) -> Result<LoadedPolicy, GaitError> {
+        let names = policy.predicate_names();
+        if names.is_empty() {
+            let digest = digest::policy_digest(&policy);
+            return Ok(LoadedPolicy {
+                policy,
+                digest,
+                predicates: Vec::new(),
+                evaluator: predicates.clone(),
+            });
+        }
+        let Some(resolver) = predicates.get() else {
+            return Err(GaitError::invalid(format!(
+                "the policy uses predicate {}, but predicate plugins are not available here",
+                names[0]
+            ))
+            .with_hint(
+                "predicates are installed plugins: gait plugin install NAME --registry DIR|URL",
+            ));
+        };
+        let mut bound = Vec::with_capacity(names.len());
+        for name in names {
+            let rule = policy
+                .rules
+                .iter()
+                .find(|r| r.matcher.predicate == name)
+                .map(|r| r.name.as_str())
+                .unwrap_or_default();
+            bound.push(
+                resolver
+                    .resolve(name)
+                    .map_err(|e| e.context(&format!("rule {rule}: predicate {name}")))?,
+            );
+        }
+        let digest = digest::policy_digest_bound(&policy, &bound);
+        Ok(LoadedPolicy {
+            policy,
+            digest,
+            predicates: bound,
+            evaluator: predicates.clone(),
+        })
+    }
+
+    /// The predicates to evaluate this policy with.
+    pub fn predicates(&self) -> Option<&dyn crate::predicate::Predicates> {
+        self.evaluator.get()
+    }
 }
 
 /// Policy files larger than this are refused before parsing.
 pub const MAX_POLICY_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Decodes, validates and normalizes policy YAML and computes its digest.
+/// Decodes, validates and normalizes policy YAML and computes its digest. A policy naming
+/// predicates needs [`load_with`].
 pub fn load(src: &[u8]) -> Result<LoadedPolicy, GaitError> {
+    load_with(src, &crate::predicate::PredicateHandle::none())
+}
+
+/// [`load`], binding the predicates the rules name through `predicates`.
+pub fn load_with(
+    src: &[u8],
+    predicates: &crate::predicate::PredicateHandle,
+) -> Result<LoadedPolicy, GaitError> {
+    LoadedPolicy::bind(normalize_bytes(src)?, predicates)
+}
+
+/// Decodes, validates and normalizes policy YAML.
+pub fn normalize_bytes(src: &[u8]) -> Result<Policy, GaitError> {
     let text = std::str::from_utf8(src).map_err(|_| {
         GaitError::invalid("parse policy yaml: policy file is not valid UTF-8")
             .with_hint("save the policy as UTF-8 text")
@@ -439,7 +533,5 @@ pub fn load(src: &[u8]) -> Result<LoadedPolicy, GaitError> {
     normalize::reject_legacy_keys(&tree)?;
     let file: model::PolicyFile = crate::yaml::decode_tree(&tree, "Policy")
         .map_err(|e| GaitError::invalid(format!("parse policy yaml: {e}")))?;
-    let policy = normalize::normalize(file)?;
-    let digest = digest::policy_digest(&policy);
-    Ok(LoadedPolicy { policy, digest })
+    normalize::normalize(file)
 }

@@ -119,6 +119,8 @@ pub struct MatchFile {
     pub allowed_delegate_identities: Vec<String>,
     pub delegation_scopes: Vec<String>,
     pub max_delegation_depth: Option<i64>,
+    /// gait extension: the name of a predicate plugin that must also answer true.
+    pub predicate: String,
 }
 
 /// MCP tool annotations; each hint is tri-state (absent = not constrained).

@@ -428,6 +428,13 @@ fn normalize_match(name: &str, m: MatchFile) -> Result<Match, GaitError> {
             .collect();
         norm_list(&v)
     };
+    let predicate = m.predicate.trim().to_string();
+    if !predicate.is_empty() && !valid_plugin_name(&predicate) {
+        return Err(invalid(format!(
+            "invalid match.predicate {} for {name}: a predicate is named like a plugin (1-64 of a-z, 0-9, `_`, `-`, starting with a letter or digit)",
+            q(&predicate)
+        )));
+    }
     let annotations = m.tool_annotations.unwrap_or_default();
     Ok(Match {
         tool_names: norm_lower_list(&tool_names),
@@ -460,7 +467,18 @@ fn normalize_match(name: &str, m: MatchFile) -> Result<Match, GaitError> {
         allowed_delegate_identities: norm_list(&m.allowed_delegate_identities),
         delegation_scopes: norm_lower_list(&m.delegation_scopes),
         max_delegation_depth: m.max_delegation_depth,
+        predicate,
     })
+}
+
+/// The plugin-name rule of gait-registry (`^[a-z0-9][a-z0-9_-]{0,63}$`).
+fn valid_plugin_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'-'))
 }
 
 fn normalize_freeze(name: &str, f: FreezeWindowFile) -> Result<FreezeWindow, GaitError> {
