@@ -13,6 +13,7 @@ mod gate_common;
 mod cli;
 mod plugin_use;
 mod plugins;
+mod readme;
 mod registry_packs;
 mod tls_server;
 
