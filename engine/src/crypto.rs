@@ -44,7 +44,7 @@ pub enum KeyError {
     NoPublicKey,
     #[error("private key not configured")]
     NoPrivateKey,
-    #[error("unsupported key mode: {0}")]
+    #[error("unsupported key mode: {}", crate::canon::go_quote(.0))]
     Mode(String),
     #[error("dev mode does not accept explicit key sources")]
     DevWithExplicitKey,

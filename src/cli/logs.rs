@@ -88,15 +88,15 @@ pub fn operational_start(ctx: &Ctx, now: &GoTime) {
     if ctx.env("GAIT_OPERATIONAL_LOG").is_none() {
         return;
     }
-    let command = ctx
-        .argv
-        .iter()
-        .skip(1)
-        .take_while(|a| !a.starts_with('-'))
-        .take(2)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
+    // The same name the end event will carry: the resolved command path (never its positionals,
+    // which may be file paths), a group name, or the first word.
+    let args = ctx.argv.get(1..).unwrap_or_default();
+    let command = match crate::commands::find(args) {
+        Some((cmd, _)) => cmd.path.to_string(),
+        None => crate::commands::group(args)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|| command_name(ctx)),
+    };
     let event = OperationalEvent {
         schema_id: "gait.scout.operational_event",
         schema_version: "1.0.0",

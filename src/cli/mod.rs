@@ -247,12 +247,9 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
         }
         ctx.json = wants_json(&args);
         ctx.command = String::new();
-        let words: Vec<&str> = args
-            .iter()
-            .take_while(|a| !a.starts_with('-'))
-            .map(String::as_str)
-            .collect();
-        let err = GaitError::invalid(format!("unknown command: {}", words.join(" ")))
+        // Like the reference's dispatch switch: the first argument is the command word.
+        let word = args.first().map(String::as_str).unwrap_or_default();
+        let err = GaitError::invalid(format!("unknown command: {word}"))
             .with_hint("run `gait --help` to list commands");
         if ctx.json {
             emit_error(ctx, &err);

@@ -66,6 +66,53 @@ fn unknown_command_exits_6_with_envelope() {
         out.starts_with("error: unknown command: frobnicate\n"),
         "{out}"
     );
+    // The reference dispatches on the first argument alone: later words and flags are not named.
+    let (code, json) = sb.run_json(&["frobnicate", "run_demo", "--json"]);
+    assert_eq!(code, 6);
+    assert_eq!(json["error"], "unknown command: frobnicate");
+    let (_, json) = sb.run_json(&["--bogus", "--json"]);
+    assert_eq!(json["error"], "unknown command: --bogus");
+}
+
+/// Vector `cli-bad-key-mode` records `unsupported key mode: "hsm"`; every command that takes a key
+/// mode words it the same way.
+#[test]
+fn bad_key_mode_is_quoted_like_the_reference_everywhere() {
+    let sb = Sandbox::new();
+    sb.write("r.json", "{}");
+    for args in [
+        &[
+            "run",
+            "record",
+            "--input",
+            "r.json",
+            "--key-mode",
+            "hsm",
+            "--json",
+        ][..],
+        &[
+            "approve",
+            "--intent-digest",
+            &"a".repeat(64),
+            "--policy-digest",
+            &"b".repeat(64),
+            "--ttl",
+            "1h",
+            "--scope",
+            "tool:x",
+            "--approver",
+            "me",
+            "--reason-code",
+            "ok",
+            "--key-mode",
+            "hsm",
+            "--json",
+        ][..],
+    ] {
+        let (code, json) = sb.run_json(args);
+        assert_eq!(code, 6, "{args:?}: {json}");
+        assert_eq!(json["error"], "unsupported key mode: \"hsm\"", "{args:?}");
+    }
 }
 
 #[test]
@@ -228,6 +275,9 @@ fn operational_and_adoption_logs_record_every_command() {
     assert_eq!(events[1]["phase"], "end");
     assert_eq!(events[1]["exit_code"], 0);
     assert_eq!(events[0]["correlation_id"], events[1]["correlation_id"]);
+    // Both events name the command the same way, never with its positional arguments.
+    assert_eq!(events[0]["command"], "keys init");
+    assert_eq!(events[1]["command"], "keys init");
     let stdout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(events[0]["correlation_id"], stdout["correlation_id"]);
     let adoption: serde_json::Value = serde_json::from_str(

@@ -455,7 +455,7 @@ fn native_plugin_install_list_run_verify_remove() {
     assert!(installed(&sb).is_empty());
     let (code, v) = json(&sb, &["example-native", "hello"]);
     assert_eq!(code, 6);
-    assert_eq!(v["error"], "unknown command: example-native hello");
+    assert_eq!(v["error"], "unknown command: example-native");
 }
 
 #[test]
