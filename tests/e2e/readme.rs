@@ -15,10 +15,8 @@ fn section_commands(heading: &str) -> Vec<String> {
             in_bash = line.starts_with("```bash");
             continue;
         }
-        if in_bash {
-            if let Some(cmd) = line.trim().strip_prefix("gait ") {
-                out.push(cmd.split('#').next().unwrap().trim().to_string());
-            }
+        if let Some(cmd) = line.trim().strip_prefix("gait ").filter(|_| in_bash) {
+            out.push(cmd.split('#').next().unwrap().trim().to_string());
         }
     }
     out
