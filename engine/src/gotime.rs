@@ -210,7 +210,9 @@ fn go_parse_failure(s: &str) -> String {
     let year: i32 = s[..4].parse().unwrap_or(0);
     i += 4;
     let mut fields = [0u32; 5]; // month, day, hour, minute, second
-    let steps: [(u8, &str, bool, Option<(&str, u32, u32)>); 5] = [
+    // (separator, layout element, two digits required, range name and bounds)
+    type Step<'a> = (u8, &'a str, bool, Option<(&'a str, u32, u32)>);
+    let steps: [Step; 5] = [
         (b'-', "01", true, Some(("month", 1, 12))),
         (b'-', "02", true, None),
         (b'T', "15", false, Some(("hour", 0, 23))),
