@@ -558,3 +558,41 @@ fn every_runpack_command_has_help_explain_and_json_errors() {
         "--help/--explain never run a command"
     );
 }
+
+/// `gait demo --policy` (CONTRACTS §1.2: writes policy_demo_high_risk.yaml + intent_demo_delete.json
+/// and expects a block). Our high-risk baseline blocks deletes (examples/policy/README.md's table:
+/// delete_file.json → block under high), so the demo's destructive intent must be blocked, and
+/// `policy test` on the written files must agree (exit 3, same digests).
+#[test]
+fn demo_policy_shows_a_block_and_writes_its_inputs() {
+    let sb = Sandbox::new();
+    let (code, json) = sb.run_json(&["demo", "--policy", "--json"]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["mode"], "policy");
+    assert_eq!(json["verdict"], "block");
+    let reasons = json["reason_codes"].as_array().unwrap();
+    assert!(
+        reasons.iter().any(|r| r == "destructive_operation_blocked"),
+        "{json}"
+    );
+    let (code, test) = sb.run_json(&[
+        "policy",
+        "test",
+        "gait-out/policy_demo_high_risk.yaml",
+        "gait-out/intent_demo_delete.json",
+        "--json",
+    ]);
+    assert_eq!(code, 3, "{test}");
+    assert_eq!(test["policy_digest"], json["policy_digest"]);
+    assert_eq!(test["intent_digest"], json["intent_digest"]);
+    // The policy written is the built-in high-risk baseline, byte for byte.
+    let baseline =
+        std::fs::read(crate::support::repo_root().join("examples/policy/baseline-highrisk.yaml"))
+            .unwrap();
+    assert_eq!(sb.read("gait-out/policy_demo_high_risk.yaml"), baseline);
+    // Verify's next_commands advertise it: the command it names must exist.
+    let (code, out, _) = sb.run(&["demo", "--policy"]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("mode=policy\n"), "{out}");
+}
