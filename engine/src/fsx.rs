@@ -116,6 +116,41 @@ pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], mode: u32) -> Result<(),
     write_atomic_with(path, bytes, mode, false)
 }
 
+/// [`write_atomic_unsynced`] for deterministic artifacts: when `path` is already a regular file (not
+/// a symlink) with exactly these bytes and this mode, it is left untouched. Rewriting identical bytes
+/// would only cost time — on ext4 a rename over an existing file also forces a flush — and move the
+/// file's mtime for no change. Returns whether the file was written.
+pub fn write_atomic_if_changed(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FsError> {
+    if same_file_content(path, bytes, mode) {
+        return Ok(false);
+    }
+    write_atomic_unsynced(path, bytes, mode)?;
+    Ok(true)
+}
+
+fn same_file_content(path: &Path, bytes: &[u8], mode: u32) -> bool {
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.file_type().is_file() || meta.len() != bytes.len() as u64 {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if meta.permissions().mode() & 0o7777 != mode {
+            return false;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut existing = Vec::with_capacity(bytes.len());
+    match File::open(path).and_then(|f| f.take(bytes.len() as u64 + 1).read_to_end(&mut existing)) {
+        Ok(_) => existing == bytes,
+        Err(_) => false,
+    }
+}
+
 fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), FsError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -262,6 +297,28 @@ pub fn is_traversing(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identical_artifacts_are_not_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.zip");
+        assert!(write_atomic_if_changed(&path, b"abc", 0o600).unwrap());
+        assert!(!write_atomic_if_changed(&path, b"abc", 0o600).unwrap());
+        // Other bytes, another mode, or a symlink in its place: written.
+        assert!(write_atomic_if_changed(&path, b"abd", 0o600).unwrap());
+        assert_eq!(fs::read(&path).unwrap(), b"abd");
+        assert!(write_atomic_if_changed(&path, b"abd", 0o644).unwrap());
+        #[cfg(unix)]
+        {
+            let target = dir.path().join("elsewhere");
+            fs::write(&target, b"xyz").unwrap();
+            let link = dir.path().join("l.zip");
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            assert!(write_atomic_if_changed(&link, b"xyz", 0o600).unwrap());
+            assert!(fs::symlink_metadata(&link).unwrap().file_type().is_file());
+            assert_eq!(fs::read(&target).unwrap(), b"xyz");
+        }
+    }
 
     #[test]
     fn atomic_write_replaces_and_sets_mode() {

@@ -84,7 +84,8 @@ pub fn write_runpack(out_dir: &str, run_id: &str, zip: &[u8]) -> Result<String, 
     let dir = PathBuf::from(out_dir.trim());
     check_output_path(&dir, "--out-dir")?;
     let path = dir.join(format!("runpack_{run_id}.zip"));
-    fsx::write_atomic_unsynced(&path, zip, 0o600)?;
+    // Runpacks are deterministic: the same run gives the same bytes, already on disk after a rerun.
+    fsx::write_atomic_if_changed(&path, zip, 0o600)?;
     Ok(path.display().to_string())
 }
 
