@@ -188,3 +188,90 @@ fn an_unreadable_state_fails_closed_at_high_risk() {
     assert_eq!(code, 6, "{out}");
     assert_eq!(String::from_utf8(sb.read(STATE)).unwrap(), "{ not json");
 }
+
+#[test]
+fn the_state_file_carries_the_producer_version_after_updated_at() {
+    let sb = sandbox();
+    ks(
+        &sb,
+        &["add", "--entry-id", "e1", "--tool-name", "tool.write"],
+    );
+    // The top-level field order of the gate.jsonl `ks.json` files: schema_id, schema_version,
+    // created_at, updated_at, producer_version (the reference's unstamped 0.0.0-dev), entries.
+    let text = String::from_utf8(sb.read(STATE)).unwrap();
+    let at = |key: &str| {
+        text.find(&format!("\n  \"{key}\": "))
+            .unwrap_or_else(|| panic!("no top-level {key} in {text}"))
+    };
+    let order = [
+        "schema_id",
+        "schema_version",
+        "created_at",
+        "updated_at",
+        "producer_version",
+        "entries",
+    ];
+    for pair in order.windows(2) {
+        assert!(at(pair[0]) < at(pair[1]), "{pair:?} out of order: {text}");
+    }
+    assert!(
+        text.contains("\n  \"producer_version\": \"0.0.0-dev\",\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn expire_with_a_time_ends_the_entry_then() {
+    let sb = sandbox();
+    ks(
+        &sb,
+        &["add", "--entry-id", "later", "--tool-name", "tool.write"],
+    );
+    // An offset time is stored in UTC, like `add --expires-at`.
+    let out = ks(
+        &sb,
+        &[
+            "expire",
+            "--entry-id",
+            "later",
+            "--expires-at",
+            "2090-06-01T02:00:00+02:00",
+        ],
+    );
+    assert_eq!(out["entry"]["expires_at"], "2090-06-01T00:00:00Z");
+    assert_eq!(out["status"], "active", "it ends in 2090, not now");
+    let (code, out) = eval(&sb, "intent.json", "2090-05-31T23:59:59Z");
+    assert_eq!(code, 3, "{out}");
+    let (code, out) = eval(&sb, "intent.json", "2090-06-01T00:00:00Z");
+    assert_eq!(code, 0, "{out}");
+    // Not RFC3339: an input error, and the state is left as it was.
+    let before = sb.read(STATE);
+    for bad in ["soon", "2090-06-01", "2090-13-01T00:00:00Z"] {
+        let (code, out) = sb.run_json(&[
+            "kill-switch",
+            "expire",
+            "--entry-id",
+            "later",
+            "--expires-at",
+            bad,
+            "--json",
+        ]);
+        assert_eq!(code, 6, "{bad}: {out}");
+        assert!(
+            out["error"].as_str().unwrap().contains("--expires-at"),
+            "{out}"
+        );
+    }
+    assert_eq!(sb.read(STATE), before);
+    // An unknown entry is still an input error with a valid time.
+    let (code, out) = sb.run_json(&[
+        "kill-switch",
+        "expire",
+        "--entry-id",
+        "nope",
+        "--expires-at",
+        "2090-06-01T00:00:00Z",
+        "--json",
+    ]);
+    assert_eq!(code, 6, "{out}");
+}
