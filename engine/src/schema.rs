@@ -20,10 +20,11 @@ pub enum Schema {
     RunpackDiff,
     ReduceReport,
     ErrorEnvelope,
+    KillSwitchEvent,
 }
 
 impl Schema {
-    pub const ALL: [Schema; 8] = [
+    pub const ALL: [Schema; 9] = [
         Schema::RunpackManifest,
         Schema::RunpackRun,
         Schema::RunpackIntent,
@@ -32,6 +33,7 @@ impl Schema {
         Schema::RunpackDiff,
         Schema::ReduceReport,
         Schema::ErrorEnvelope,
+        Schema::KillSwitchEvent,
     ];
 
     /// Path below `schemas/v1/`.
@@ -45,6 +47,7 @@ impl Schema {
             Schema::RunpackDiff => "runpack/diff.schema.json",
             Schema::ReduceReport => "runpack/reduce_report.schema.json",
             Schema::ErrorEnvelope => "cli/error_envelope.schema.json",
+            Schema::KillSwitchEvent => "gate/kill_switch_event.schema.json",
         }
     }
 
@@ -65,12 +68,15 @@ impl Schema {
             Schema::ErrorEnvelope => {
                 include_str!("../../schemas/v1/cli/error_envelope.schema.json")
             }
+            Schema::KillSwitchEvent => {
+                include_str!("../../schemas/v1/gate/kill_switch_event.schema.json")
+            }
         }
     }
 
     fn slot(self) -> &'static OnceLock<Result<jsonschema::Validator, String>> {
-        static SLOTS: [OnceLock<Result<jsonschema::Validator, String>>; 8] =
-            [const { OnceLock::new() }; 8];
+        static SLOTS: [OnceLock<Result<jsonschema::Validator, String>>; Schema::ALL.len()] =
+            [const { OnceLock::new() }; Schema::ALL.len()];
         &SLOTS[Schema::ALL.iter().position(|s| *s == self).unwrap_or(0)]
     }
 

@@ -287,15 +287,18 @@ pub fn new_entry(n: &NewEntry<'_>, key: &PrivateKey) -> Result<ApprovedScriptEnt
     Ok(entry)
 }
 
-/// Adds (or replaces, by pattern id) an entry in the registry file under the state lock; entries
-/// stay sorted by pattern id, then creation time.
+/// Appends an entry to the registry file under the state lock (CONTRACTS §1.2: "appended to
+/// registry"); entries stay sorted by pattern id, then creation time (FIELDS §2.8), so an entry
+/// whose pattern id is already in use goes after the older ones (the sort is stable).
+///
+/// Duplicate pattern ids are kept: the fast path takes the first entry in file order that matches,
+/// and every entry of one pattern id reports the same `pattern_id`, so which of them matched does
+/// not change the decision. As every entry must verify (an expired one included), an approval that
+/// is renewed under the same pattern id leaves the older entry to expire in the registry.
 pub fn add(path: &Path, entry: ApprovedScriptEntry) -> Result<Registry, GaitError> {
     let _lock = fsx::acquire_lock(path, fsx::LockSettings::default())
         .map_err(|e| GaitError::io(format!("lock approved script registry: {e}")))?;
     let mut registry = Registry::load(path).map_err(GaitError::invalid)?;
-    registry
-        .entries
-        .retain(|e| e.pattern_id.trim() != entry.pattern_id);
     registry.entries.push(entry);
     registry
         .entries
@@ -391,14 +394,60 @@ mod tests {
     }
 
     #[test]
-    fn registry_files_round_trip_and_upsert() {
+    fn registry_files_round_trip_and_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("reg.json");
         assert!(Registry::load(&path).unwrap().entries.is_empty());
         let key = PrivateKey::from_seed(&[9; 32]);
         add(&path, entry(&[], &key)).unwrap();
         let reg = add(&path, entry(&["risk:high"], &key)).unwrap();
-        assert_eq!(reg.entries.len(), 1, "same pattern id replaces");
+        assert_eq!(
+            reg.entries.len(),
+            2,
+            "an entry is appended, even for a pattern id in use"
+        );
+        // Same pattern id and creation time: the stable sort keeps the order they were added in.
+        assert_eq!(
+            reg.entries
+                .iter()
+                .map(|e| e.scope.clone())
+                .collect::<Vec<_>>(),
+            [vec![], vec!["risk:high".to_string()]]
+        );
+        // Sorted by pattern id, then creation time, whatever the order of addition.
+        let at = |pattern_id: &str, hours_before: i128| {
+            let i = intent();
+            new_entry(
+                &NewEntry {
+                    pattern_id,
+                    policy_digest: &"b".repeat(64),
+                    intent: Some(&i),
+                    approver: "alice",
+                    scope: &[],
+                    ttl_nanos: 7_200_000_000_000,
+                    now: now().add_nanos(-hours_before * 3_600_000_000_000),
+                    producer_version: "0.0.0-dev",
+                },
+                &key,
+            )
+            .unwrap()
+        };
+        add(&path, at("p1", 1)).unwrap();
+        let reg = add(&path, at("p0", 0)).unwrap();
+        let order: Vec<(String, String)> = reg
+            .entries
+            .iter()
+            .map(|e| (e.pattern_id.clone(), e.created_at.rfc3339_nano()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("p0".to_string(), "2030-01-01T00:00:00Z".to_string()),
+                ("p1".to_string(), "2029-12-31T23:00:00Z".to_string()),
+                ("p1".to_string(), "2030-01-01T00:00:00Z".to_string()),
+                ("p1".to_string(), "2030-01-01T00:00:00Z".to_string()),
+            ]
+        );
         let loaded = Registry::load(&path).unwrap();
         assert_eq!(loaded, reg);
         assert!(loaded.verify(&key.public(), now()).is_ok());

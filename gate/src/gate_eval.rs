@@ -195,6 +195,8 @@ pub fn gate_eval(
         approval_audit: opt_path(&opts.approval_audit_out),
         delegation_audit: opt_path(&opts.delegation_audit_out),
         credential_evidence: opt_path(&opts.credential_evidence_out),
+        kill_switch_journal: opt_path(&opts.kill_switch_state)
+            .map(|p| crate::killswitch_journal::journal_path(&p)),
     };
     if let Some(p) = &outputs.trace {
         pipeline::check_output_path(p, "trace")?;

@@ -321,6 +321,8 @@ fn update<T>(
     let mut state = read_state(path, now)?;
     let out = change(&mut state)?;
     state.updated_at = now;
+    // Stamped by whoever writes the state last, as the gate.jsonl state files carry it.
+    state.producer_version = gait_engine::PRODUCER_VERSION.into();
     let bytes = gait_engine::gojson::to_indented(&state)
         .map_err(|e| GaitError::internal(format!("encode kill switch state: {e}")))?;
     fsx::write_atomic(path, &bytes, 0o600)
@@ -433,12 +435,21 @@ pub fn disable(path: &Path, id: &str, now: GoTime) -> Result<KillSwitchEntry, Ga
     change_entry(path, id, now, |e| e.enabled = false)
 }
 
-/// Expires an entry now (it stays enabled, for the record, but no longer matches).
-pub fn expire(path: &Path, id: &str, now: GoTime) -> Result<KillSwitchEntry, GaitError> {
+/// Expires an entry (it stays enabled, for the record): at `at` when given — which sets its
+/// expiry to that time, earlier or later than before — else now, unless it has already expired.
+pub fn expire(
+    path: &Path,
+    id: &str,
+    at: Option<GoTime>,
+    now: GoTime,
+) -> Result<KillSwitchEntry, GaitError> {
     let now = now.utc();
-    change_entry(path, id, now, |e| {
-        if e.expires_at.is_zero() || e.expires_at > now {
-            e.expires_at = now;
+    change_entry(path, id, now, |e| match at {
+        Some(t) => e.expires_at = t.utc(),
+        None => {
+            if e.expires_at.is_zero() || e.expires_at > now {
+                e.expires_at = now;
+            }
         }
     })
 }
@@ -530,6 +541,56 @@ mod tests {
     }
 
     #[test]
+    fn writes_stamp_the_producer_version_after_updated_at() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ks.json");
+        let t0 = at("2031-01-01T00:00:00Z");
+        add(&path, NewEntry::default(), t0).unwrap();
+        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
+        // The top-level order of the gate.jsonl `ks.json` files.
+        assert!(
+            text.starts_with(
+                "{\n  \"schema_id\": \"gait.gate.kill_switch_state\",\n  \"schema_version\": \"1.0.0\",\n  \"created_at\": \"2031-01-01T00:00:00Z\",\n  \"updated_at\": \"2031-01-01T00:00:00Z\",\n  \"producer_version\": \"0.0.0-dev\",\n  \"entries\": ["
+            ),
+            "{text}"
+        );
+        // A state written by another producer is re-stamped by the next change.
+        let other = text.replace("0.0.0-dev", "9.9.9");
+        std::fs::write(&path, other).unwrap();
+        add(&path, NewEntry::default(), at("2031-01-02T00:00:00Z")).unwrap();
+        let state = KillSwitchState::parse(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(state.producer_version, gait_engine::PRODUCER_VERSION);
+    }
+
+    #[test]
+    fn expire_at_a_time_sets_the_expiry_either_way() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ks.json");
+        let t0 = at("2031-01-01T00:00:00Z");
+        add(
+            &path,
+            NewEntry {
+                entry_id: "e".into(),
+                ..NewEntry::default()
+            },
+            t0,
+        )
+        .unwrap();
+        let later = expire(&path, "e", Some(at("2031-03-01T01:00:00+01:00")), t0).unwrap();
+        assert_eq!(later.expires_at, at("2031-03-01T00:00:00Z"));
+        assert_eq!(later.expires_at.rfc3339_nano(), "2031-03-01T00:00:00Z");
+        assert_eq!(status(&later, t0), "active");
+        // Without a time it ends now; an entry already expired keeps its expiry.
+        let now = expire(&path, "e", None, at("2031-02-01T00:00:00Z")).unwrap();
+        assert_eq!(now.expires_at, at("2031-02-01T00:00:00Z"));
+        let kept = expire(&path, "e", None, at("2031-02-05T00:00:00Z")).unwrap();
+        assert_eq!(kept.expires_at, at("2031-02-01T00:00:00Z"));
+        // With a time it is set as given, later included.
+        let moved = expire(&path, "e", Some(at("2031-04-01T00:00:00Z")), t0).unwrap();
+        assert_eq!(moved.expires_at, at("2031-04-01T00:00:00Z"));
+    }
+
+    #[test]
     fn add_disable_expire_and_list_manage_the_state_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/kill_switch_state.json");
@@ -578,7 +639,7 @@ mod tests {
         assert_eq!(second.entry_id, "manual");
         disable(&path, &e.entry_id, t0).unwrap();
         let t1 = at("2031-02-01T00:00:00Z");
-        expire(&path, "manual", t1).unwrap();
+        expire(&path, "manual", None, t1).unwrap();
         let listed = list(&path, t1).unwrap();
         let statuses: Vec<(&str, &str)> = listed
             .iter()

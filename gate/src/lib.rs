@@ -17,6 +17,7 @@ pub mod explain;
 pub mod gate_eval;
 pub mod intent;
 pub mod killswitch;
+pub mod killswitch_journal;
 pub mod pipeline;
 pub mod policy;
 pub mod policytest;

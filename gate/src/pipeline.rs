@@ -108,6 +108,8 @@ pub struct Outputs {
     pub approval_audit: Option<PathBuf>,
     pub delegation_audit: Option<PathBuf>,
     pub credential_evidence: Option<PathBuf>,
+    /// The kill-switch journal a firing is appended to (`None`: no journal).
+    pub kill_switch_journal: Option<PathBuf>,
 }
 
 pub struct GateRequest<'a> {
@@ -826,6 +828,27 @@ pub fn run(req: GateRequest<'_>) -> Result<GateResult, GaitError> {
     }
 
     writes.commit()?;
+
+    // 12. Journal a kill switch that blocked the call (not a simulated one: nothing was stopped).
+    // The block stands whatever happens to the journal; a failure is reported as a warning.
+    if let (Some(ks), Some(journal), false) = (
+        kill_switch.as_ref().filter(|k| k.status == "active"),
+        &req.outputs.kill_switch_journal,
+        req.simulate,
+    ) {
+        let event = crate::killswitch_journal::KillSwitchEvent::new(
+            ks.evaluated_at,
+            &tid,
+            &intent_digest,
+            &req.policy.digest,
+            &prepared.tool_name,
+            &ks.matched_entry_ids,
+            &ks.reason_codes,
+        );
+        if let Err(e) = crate::killswitch_journal::append(journal, &event) {
+            warnings.push(format!("kill switch journal not written: {e}"));
+        }
+    }
 
     out.verdict = verdict.as_str().into();
     out.reason_codes = reasons;

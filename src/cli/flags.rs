@@ -163,62 +163,151 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)`: decimal, `0x`, `0o`, `0b`, leading `0` octal, `_` separators.
+/// Why Go's `strconv.ParseInt` refused a value; Go's `flag` package prints the first as
+/// `parse error` and the second as `value out of range`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntError {
+    Syntax,
+    Range,
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)`.
 pub fn parse_int(s: &str) -> Option<i64> {
-    let (neg, body) = match s.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    parse_go_int(s).ok()
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` with its error kinds: an optional sign, then a decimal,
+/// `0x`, `0o`, `0b` or leading-`0` octal number, `_` allowed between digits (Go literal syntax).
+pub fn parse_go_int(s: &str) -> Result<i64, IntError> {
+    let (neg, body) = match s.as_bytes().first() {
+        None => return Err(IntError::Syntax),
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        Some(_) => (false, s),
     };
-    if body.is_empty() {
-        return None;
+    // A range error from the unsigned parse is a range error here too (Go keeps the max value).
+    let magnitude = parse_go_uint(body).or_else(|e| match e {
+        IntError::Range => Ok(u64::MAX),
+        IntError::Syntax => Err(e),
+    })?;
+    const CUTOFF: u64 = 1 << 63;
+    match (neg, magnitude) {
+        (false, m) if m >= CUTOFF => Err(IntError::Range),
+        (true, m) if m > CUTOFF => Err(IntError::Range),
+        (false, m) => Ok(m as i64),
+        (true, m) => Ok((m as i64).wrapping_neg()),
     }
-    let (radix, digits) =
-        if let Some(r) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, r)
-        } else if let Some(r) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, r)
-        } else if let Some(r) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, r)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)`: syntax is checked digit by digit and an overflow is
+/// reported where it happens, as Go does (so `99999999999999999999x` is out of range).
+fn parse_go_uint(s0: &str) -> Result<u64, IntError> {
+    let bytes = s0.as_bytes();
+    if bytes.is_empty() {
+        return Err(IntError::Syntax);
+    }
+    let lower = |c: u8| c | 0x20;
+    let (base, digits): (u64, &[u8]) = if bytes[0] == b'0' {
+        match bytes.get(1).map(|&c| lower(c)) {
+            Some(b'b') if bytes.len() >= 3 => (2, &bytes[2..]),
+            Some(b'o') if bytes.len() >= 3 => (8, &bytes[2..]),
+            Some(b'x') if bytes.len() >= 3 => (16, &bytes[2..]),
+            _ => (8, &bytes[1..]),
+        }
+    } else {
+        (10, bytes)
+    };
+    let cutoff = u64::MAX / base + 1;
+    let mut underscores = false;
+    let mut n: u64 = 0;
+    for &c in digits {
+        let d = match c {
+            b'_' => {
+                underscores = true;
+                continue;
+            }
+            b'0'..=b'9' => u64::from(c - b'0'),
+            _ if lower(c).is_ascii_lowercase() => u64::from(lower(c) - b'a' + 10),
+            _ => return Err(IntError::Syntax),
         };
-    if radix == 10 && digits.contains('_') {
-        return None;
+        if d >= base {
+            return Err(IntError::Syntax);
+        }
+        if n >= cutoff {
+            return Err(IntError::Range);
+        }
+        n = (n * base).checked_add(d).ok_or(IntError::Range)?;
     }
-    let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
-    if cleaned.is_empty() {
-        return None;
+    if underscores && !underscore_ok(s0) {
+        return Err(IntError::Syntax);
     }
-    let magnitude = i128::from_str_radix(&cleaned, radix).ok()?;
-    let value = if neg { -magnitude } else { magnitude };
-    i64::try_from(value).ok()
+    Ok(n)
+}
+
+/// Go's `strconv.underscoreOK`: each `_` sits between digits (or after a base prefix).
+fn underscore_ok(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let lower = |c: u8| c | 0x20;
+    // The last character class seen: '^' start, '0' digit or base prefix, '_', '!' other.
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(lower(s[1]), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = lower(s[1]) == b'x';
+    }
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if c.is_ascii_digit() || (hex && (b'a'..=b'f').contains(&lower(c))) {
+            saw = b'0';
+            continue;
+        }
+        if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+            continue;
+        }
+        if saw == b'_' {
+            return false;
+        }
+        saw = b'!';
+    }
+    saw != b'_'
 }
 
 fn validate(flag: &Flag, value: &str) -> Result<(), String> {
-    let ok = match flag.kind {
-        Kind::Bool => parse_bool(value).is_some(),
-        Kind::Str => true,
-        Kind::Int => parse_int(value).is_some(),
-        Kind::Duration => gait_engine::gotime::parse_go_duration(value).is_ok(),
+    // Go's flag package: `parse error` for syntax, `value out of range` for an int that overflows.
+    let why = match flag.kind {
+        Kind::Str => return Ok(()),
+        Kind::Bool => {
+            if parse_bool(value).is_some() {
+                return Ok(());
+            }
+            return Err(format!(
+                "invalid boolean value {} for -{}: parse error",
+                go_q(value),
+                flag.name
+            ));
+        }
+        Kind::Int => match parse_go_int(value) {
+            Ok(_) => return Ok(()),
+            Err(IntError::Syntax) => "parse error",
+            Err(IntError::Range) => "value out of range",
+        },
+        Kind::Duration => match gait_engine::gotime::parse_go_duration(value) {
+            Ok(_) => return Ok(()),
+            Err(_) => "parse error",
+        },
     };
-    if ok {
-        return Ok(());
-    }
-    Err(if flag.kind == Kind::Bool {
-        format!(
-            "invalid boolean value {} for -{}: parse error",
-            go_q(value),
-            flag.name
-        )
-    } else {
-        format!(
-            "invalid value {} for flag -{}: parse error",
-            go_q(value),
-            flag.name
-        )
-    })
+    Err(format!(
+        "invalid value {} for flag -{}: {why}",
+        go_q(value),
+        flag.name
+    ))
 }
 
 fn go_q(s: &str) -> String {
@@ -399,6 +488,20 @@ mod tests {
                 .message,
             "invalid value \"two\" for flag -max-ops: parse error"
         );
+        // strconv.ParseInt range errors (Go's flag package: errRange).
+        for v in [
+            "9223372036854775808",
+            "-9223372036854775809",
+            "0x8000000000000000",
+            "99999999999999999999x",
+        ] {
+            assert_eq!(
+                parse(FLAGS, &args(&["--max-ops", v]), Order::Interspersed)
+                    .unwrap_err()
+                    .message,
+                format!("invalid value \"{v}\" for flag -max-ops: value out of range")
+            );
+        }
         assert_eq!(
             parse(FLAGS, &args(&["--simulate=maybe"]), Order::Interspersed)
                 .unwrap_err()
@@ -452,9 +555,31 @@ mod tests {
         assert_eq!(parse_int("-1"), Some(-1));
         assert_eq!(parse_int("010"), Some(8));
         assert_eq!(parse_int("0b101"), Some(5));
-        assert_eq!(parse_int("1_000"), None);
+        // Base 0 takes Go literal syntax, decimal `1_000` included; `_` only between digits.
+        assert_eq!(parse_int("1_000"), Some(1000));
         assert_eq!(parse_int("0x1_0"), Some(16));
-        assert_eq!(parse_int("1.5"), None);
-        assert_eq!(parse_int("99999999999999999999"), None);
+        assert_eq!(parse_int("0x_1"), Some(1));
+        assert_eq!(parse_int("0_7"), Some(7));
+        for bad in [
+            "1__0", "_1", "1_", "0x", "08", "--5", "1.5", "", "+", "0x1g",
+        ] {
+            assert_eq!(parse_go_int(bad), Err(IntError::Syntax), "{bad:?}");
+        }
+        assert_eq!(parse_int("+5"), Some(5));
+        assert_eq!(parse_int("0"), Some(0));
+        assert_eq!(parse_int("9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_int("-0x8000000000000000"), Some(i64::MIN));
+        for big in [
+            "99999999999999999999",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "18446744073709551616",
+        ] {
+            assert_eq!(parse_go_int(big), Err(IntError::Range), "{big:?}");
+        }
+        // Go reports an overflow where it happens, before a later bad digit.
+        assert_eq!(parse_go_int("99999999999999999999x"), Err(IntError::Range));
+        assert_eq!(parse_go_int("9x"), Err(IntError::Syntax));
     }
 }

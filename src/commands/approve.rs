@@ -197,7 +197,7 @@ const APPROVE_SCRIPT_FLAGS: &[Flag] = &[
     Flag::string(
         "pattern-id",
         "",
-        "entry id (default pattern_<first 12 hex of the script hash>); an existing id is replaced",
+        "entry id (default pattern_<first 12 hex of the script hash>); the entry is appended even when the id is in use",
     ),
     Flag::string("ttl", "168h", "how long the approval holds"),
     Flag::string(

@@ -62,6 +62,16 @@ pub static LIST: Command = Command {
 
 const ID_FLAGS: &[Flag] = &[STATE, Flag::string("entry-id", "", "the entry to change")];
 
+const EXPIRE_FLAGS: &[Flag] = &[
+    STATE,
+    Flag::string("entry-id", "", "the entry to change"),
+    Flag::string(
+        "expires-at",
+        "",
+        "RFC3339 time the entry stops applying (default: now)",
+    ),
+];
+
 pub static DISABLE: Command = Command {
     path: "kill-switch disable",
     synopsis: "--entry-id ID [--state FILE]",
@@ -75,10 +85,10 @@ pub static DISABLE: Command = Command {
 
 pub static EXPIRE: Command = Command {
     path: "kill-switch expire",
-    synopsis: "--entry-id ID [--state FILE]",
-    summary: "Expire a kill-switch entry now (kept in the file for the record).",
-    explain: "Sets a kill-switch entry's expiry to now so it no longer blocks calls; the entry stays in the state file for the record.",
-    flags: ID_FLAGS,
+    synopsis: "--entry-id ID [--expires-at RFC3339] [--state FILE]",
+    summary: "Expire a kill-switch entry now, or at a given time (kept in the file for the record).",
+    explain: "Sets a kill-switch entry's expiry to now, or to --expires-at, so it stops blocking calls from then on; the entry stays in the state file for the record.",
+    flags: EXPIRE_FLAGS,
     order: Order::Interspersed,
     custom_explain: false,
     run: run_expire,
@@ -126,15 +136,20 @@ fn entry_response(command: &str, p: &Parsed, entry: KillSwitchEntry, now: GoTime
     )
 }
 
-fn run_add(ctx: &mut Ctx, p: Parsed) -> CmdResult {
-    no_positionals(&p)?;
-    let expires_at = match p.str("expires-at").trim() {
-        "" => None,
-        t => Some(GoTime::parse(t).map_err(|e| {
+/// `--expires-at`, when given: an RFC3339 time, else an input error (exit 6).
+fn expires_at(p: &Parsed) -> Result<Option<GoTime>, GaitError> {
+    match p.str("expires-at").trim() {
+        "" => Ok(None),
+        t => GoTime::parse(t).map(Some).map_err(|e| {
             GaitError::invalid(format!("invalid --expires-at: {e}"))
                 .with_hint("use an RFC3339 time such as 2031-05-14T10:30:00Z")
-        })?),
-    };
+        }),
+    }
+}
+
+fn run_add(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    no_positionals(&p)?;
+    let expires_at = expires_at(&p)?;
     let now = ctx.now().utc();
     let entry = killswitch::add(
         &state_path(&p),
@@ -194,7 +209,8 @@ fn run_disable(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 
 fn run_expire(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     no_positionals(&p)?;
+    let at = expires_at(&p)?;
     let now = ctx.now().utc();
-    let entry = killswitch::expire(&state_path(&p), &p.str("entry-id"), now)?;
+    let entry = killswitch::expire(&state_path(&p), &p.str("entry-id"), at, now)?;
     entry_response("expire", &p, entry, now)
 }

@@ -148,6 +148,16 @@ fn an_approved_script_takes_the_fast_path_and_only_that_script() {
     assert_eq!(listed["count"], 1);
     assert_eq!(listed["entries"][0]["status"], "active");
     assert_eq!(listed["entries"][0]["pattern_id"], "deploy-readme");
+    // Approving it again under the same pattern id appends a second entry (CONTRACTS §1.2
+    // "appended to registry"); the fast path still matches and reports the pattern id.
+    let again = approve_script(&sb, "script.json", &["--pattern-id", "deploy-readme"]);
+    assert_eq!(again["entries"], 2);
+    let (code, listed) = sb.run_json(&["list-scripts", "--registry", "registry.json", "--json"]);
+    assert_eq!(code, 0, "{listed}");
+    assert_eq!(listed["count"], 2);
+    let (code, out) = eval(&sb, "script.json", &KEY);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(out["pattern_id"], "deploy-readme");
 }
 
 #[test]

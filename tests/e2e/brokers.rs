@@ -232,6 +232,132 @@ fn the_env_broker_issues_a_fingerprinted_reference_and_never_the_value() {
     assert_eq!(code, 0, "{out}");
 }
 
+/// The env broker's companion variables form its receipt: each one the operator sets is recorded,
+/// and a binding (scope, target, run, job) that disagrees with the request blocks with its code.
+/// The env broker answers the gate's own request in-process, so a binding it reports needs no
+/// request digest from outside (the review found every companion binding blocked with
+/// `broker_request_digest_missing`).
+#[test]
+fn the_env_brokers_companion_variables_are_its_receipt() {
+    let sb = sandbox();
+    // The request's target binding, computed here from CONTRACTS §2.7/§2.9: sha256 of the JCS form
+    // of the prepared intent's normalized targets.
+    let binding = gait_engine::canon::sha256_hex(
+        br#"[{"discovery_method":"unknown","endpoint_class":"fs.write","kind":"path","operation":"write","value":"/srv/app/out.txt"}]"#,
+    );
+    let run = |extra: &[(&str, &str)]| {
+        let mut env = vec![("GAIT_BROKER_TOKEN_VAULT", SECRET)];
+        env.extend_from_slice(extra);
+        eval(&sb, &["--credential-broker", "env"], &env)
+    };
+    let evidence = |out: &Value| -> Value {
+        serde_json::from_slice(&sb.read(out["credential_evidence_path"].as_str().unwrap())).unwrap()
+    };
+    let allowed = |extra: &[(&str, &str)]| {
+        let (code, out, stdout) = run(extra);
+        assert_eq!(code, 0, "{extra:?}: {out}");
+        assert_eq!(
+            strings(&out["reason_codes"]),
+            ["broker_credential_present", "matched_rule_brokered_write"],
+            "{extra:?}"
+        );
+        assert_no_secret(sb.path(), &[&stdout]);
+        out
+    };
+    let blocked = |extra: &[(&str, &str)], code_wanted: &str| {
+        let (code, out, stdout) = run(extra);
+        assert_eq!(code, 3, "{extra:?}: {out}");
+        assert_eq!(out["verdict"], "block");
+        assert_eq!(
+            strings(&out["reason_codes"]),
+            [code_wanted, "matched_rule_brokered_write"],
+            "{extra:?}"
+        );
+        assert_eq!(strings(&out["violations"]), ["broker_credential_missing"]);
+        assert_no_secret(sb.path(), &[&stdout]);
+    };
+
+    // Scope: the credential must carry every requested scope (`write`), or `*`.
+    let out = allowed(&[("GAIT_BROKER_TOKEN_VAULT_SCOPE", "write")]);
+    assert_eq!(evidence(&out)["scope"], serde_json::json!(["write"]));
+    allowed(&[("GAIT_BROKER_TOKEN_VAULT_SCOPE", "read, Write")]);
+    allowed(&[("GAIT_BROKER_TOKEN_VAULT_SCOPE", "*")]);
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_SCOPE", "read")],
+        "broker_scope_mismatch",
+    );
+
+    // Target binding: the request's, or blocked.
+    let out = allowed(&[("GAIT_BROKER_TOKEN_VAULT_TARGET_BINDING", binding.as_str())]);
+    let record = evidence(&out);
+    assert_eq!(record["target_binding"], binding.as_str());
+    let trace: Value =
+        serde_json::from_slice(&sb.read(out["trace_path"].as_str().unwrap())).unwrap();
+    assert_eq!(trace["broker_target_binding"], binding.as_str());
+    assert_eq!(trace["broker_request_digest"], record["request_digest"]);
+    assert_eq!(record["request_digest"].as_str().map(str::len), Some(64));
+    let zero = "0".repeat(64);
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_TARGET_BINDING", zero.as_str())],
+        "broker_target_binding_mismatch",
+    );
+
+    // Run and job bindings: the intent's run_id (`run-1`) and job_id (none).
+    let out = allowed(&[("GAIT_BROKER_TOKEN_VAULT_RUN_BINDING", "run-1")]);
+    assert_eq!(evidence(&out)["run_binding"], "run-1");
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_RUN_BINDING", "run-2")],
+        "broker_run_binding_mismatch",
+    );
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_JOB_BINDING", "job-9")],
+        "broker_job_binding_mismatch",
+    );
+
+    // Descriptive companions are recorded as given (source and access type lowercased).
+    let out = allowed(&[
+        ("GAIT_BROKER_TOKEN_VAULT_SOURCE", "Vault_Dynamic"),
+        ("GAIT_BROKER_TOKEN_VAULT_ACCESS_TYPE", "JIT"),
+        ("GAIT_BROKER_TOKEN_VAULT_ISSUER", "vault.example"),
+        ("GAIT_BROKER_TOKEN_VAULT_SUBJECT", "svc-writer"),
+        ("GAIT_BROKER_TOKEN_VAULT_OWNER", "team-app"),
+        ("GAIT_BROKER_TOKEN_VAULT_ISSUED_AT", "2031-01-01T00:00:00Z"),
+        (
+            "GAIT_BROKER_TOKEN_VAULT_EXPIRES_AT",
+            "2031-01-01T02:05:00+02:00",
+        ),
+        ("GAIT_BROKER_TOKEN_VAULT_TTL_SECONDS", "300"),
+        ("GAIT_BROKER_TOKEN_VAULT_SCOPE", "write"),
+        ("GAIT_BROKER_TOKEN_VAULT_TARGET_BINDING", binding.as_str()),
+        ("GAIT_BROKER_TOKEN_VAULT_RUN_BINDING", "run-1"),
+    ]);
+    assert_eq!(out["credential_source"], "vault_dynamic");
+    assert_eq!(out["credential_access_type"], "jit");
+    assert_eq!(out["credential_issuer"], "vault.example");
+    assert_eq!(out["credential_ttl_seconds"], 300);
+    let record = evidence(&out);
+    assert_eq!(record["credential_subject"], "svc-writer");
+    assert_eq!(record["credential_owner"], "team-app");
+    assert_eq!(record["issued_at"], "2031-01-01T00:00:00Z");
+    // Broker record times are UTC (FIELDS §2.7).
+    assert_eq!(record["expires_at"], "2031-01-01T00:05:00Z");
+    assert_eq!(record["ttl_seconds"], 300);
+
+    // Malformed companions block without naming the value.
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_ISSUED_AT", "yesterday")],
+        "broker_credential_missing",
+    );
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_EXPIRES_AT", "2031-13-01T00:00:00Z")],
+        "broker_credential_missing",
+    );
+    blocked(
+        &[("GAIT_BROKER_TOKEN_VAULT_TTL_SECONDS", "-5")],
+        "broker_credential_missing",
+    );
+}
+
 #[test]
 fn the_command_broker_answers_with_a_receipt_bound_to_the_request() {
     let sb = sandbox();

@@ -133,6 +133,33 @@ fn unknown_flag_follows_go_flag_rules() {
 }
 
 #[test]
+fn integer_flag_values_fail_with_gos_wording() {
+    // Go's flag package over strconv.ParseInt(s, 0, 64): syntax → `parse error`, overflow →
+    // `value out of range`; decimal `1_000` is Go literal syntax and parses.
+    let sb = Sandbox::new();
+    for (value, why) in [
+        ("two", "parse error"),
+        ("1.5", "parse error"),
+        ("9223372036854775808", "value out of range"),
+        ("-9223372036854775809", "value out of range"),
+    ] {
+        let (code, json) = sb.run_json(&["approve", "--json", "--max-ops", value]);
+        assert_eq!(code, 6, "{value}: {json}");
+        assert_eq!(
+            json["error"],
+            format!("invalid value \"{value}\" for flag -max-ops: {why}")
+        );
+    }
+    // A value that parses gets past the flag parser to the command's own checks.
+    let (code, json) = sb.run_json(&["approve", "--json", "--max-ops", "1_000"]);
+    assert_eq!(code, 6, "{json}");
+    assert!(
+        !json["error"].as_str().unwrap().contains("-max-ops"),
+        "{json}"
+    );
+}
+
+#[test]
 fn help_and_explain_exit_zero() {
     let sb = Sandbox::new();
     let (code, out, _) = sb.run(&["--help"]);

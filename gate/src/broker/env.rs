@@ -4,6 +4,12 @@
 //! value (`env:<KEY>:<hex8>`), never the value. Companion variables `<KEY>_SOURCE`, `_ACCESS_TYPE`,
 //! `_ISSUER`, `_SUBJECT`, `_OWNER`, `_ISSUED_AT`, `_EXPIRES_AT`, `_TTL_SECONDS`, `_TARGET_BINDING`,
 //! `_RUN_BINDING`, `_JOB_BINDING` and `_SCOPE` (comma-separated) describe it; they form the receipt.
+//!
+//! The broker runs inside the gate and answers exactly the request it is given, so its receipt
+//! carries that request's digest: the bindings the operator set are then checked against the
+//! request like any broker's (a `_TARGET_BINDING` for another target is
+//! `broker_target_binding_mismatch`), and never refused for want of a digest no environment
+//! variable could supply.
 
 use super::{
     BrokerCapabilities, BrokerError, CredentialBroker, CredentialRequest, IssuedCredential,
@@ -113,7 +119,8 @@ impl CredentialBroker for EnvBroker {
             issued_at: companion_time(caps, &key, "ISSUED_AT")?,
             expires_at: companion_time(caps, &key, "EXPIRES_AT")?,
             ttl_seconds,
-            request_digest: String::new(),
+            // In-process: this is the request the broker answered (see the module comment).
+            request_digest: request.digest(),
             scope: crate::text::norm_lower_list(
                 &companion(caps, &key, "SCOPE")
                     .split(',')
@@ -177,6 +184,49 @@ mod tests {
         );
         assert_eq!(cred.scope, ["read", "write"]);
         assert!(!format!("{cred:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn companion_bindings_are_checked_against_the_request_they_answer() {
+        let mut req = request("vault");
+        req.scope = vec!["write".into()];
+        req.target_binding = "b".repeat(64);
+        req.run_id = "run-1".into();
+        let issue = |extra: &[(&str, &str)]| {
+            let mut vars = vec![("GAIT_BROKER_TOKEN_VAULT".to_string(), SECRET.to_string())];
+            vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            let env = EnvSnapshot::new(vars);
+            let cred = EnvBroker::new(DEFAULT_ENV_PREFIX)
+                .issue(&req, &caps(&env, &NoSpawn))
+                .unwrap();
+            super::super::receipt::check(&req, &cred, &[])
+        };
+        let right = "b".repeat(64);
+        assert!(issue(&[]).is_empty());
+        assert!(
+            issue(&[
+                ("GAIT_BROKER_TOKEN_VAULT_SCOPE", "write"),
+                ("GAIT_BROKER_TOKEN_VAULT_TARGET_BINDING", &right),
+                ("GAIT_BROKER_TOKEN_VAULT_RUN_BINDING", "run-1"),
+            ])
+            .is_empty()
+        );
+        assert_eq!(
+            issue(&[("GAIT_BROKER_TOKEN_VAULT_SCOPE", "read")]),
+            ["broker_scope_mismatch"]
+        );
+        assert_eq!(
+            issue(&[("GAIT_BROKER_TOKEN_VAULT_TARGET_BINDING", "x")]),
+            ["broker_target_binding_mismatch"]
+        );
+        assert_eq!(
+            issue(&[("GAIT_BROKER_TOKEN_VAULT_RUN_BINDING", "run-2")]),
+            ["broker_run_binding_mismatch"]
+        );
+        assert_eq!(
+            issue(&[("GAIT_BROKER_TOKEN_VAULT_JOB_BINDING", "job-1")]),
+            ["broker_job_binding_mismatch"]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! Each claim is checked only when the broker makes it (the stub broker makes none beyond its fixed
 //! posture; `{"issued_by","credential_ref"}` is a complete receipt). A receipt that binds the
 //! credential (scope, target/run/job binding) must also say which request it answered
-//! (`request_digest`), otherwise the bindings could have been copied from another request.
+//! (`request_digest`), otherwise the bindings could have been copied from another request. The
+//! in-process env broker answers the gate's request directly and stamps its digest; out-of-process
+//! brokers (command, plugin) must echo it.
 
 use super::{CredentialRequest, IssuedCredential};
 use crate::policy::Rule;
