@@ -466,8 +466,24 @@ fn policy_fmt_validate_and_simulate() {
     let (code, f) = sb.run_json(&["policy", "fmt", "p.yaml", "--json"]);
     assert_eq!((code, f["changed"].as_bool()), (0, Some(true)));
     assert_eq!(f["policy_digest"], v["policy_digest"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(sb.join("p.yaml"), perms).unwrap();
+    }
     let (code, w) = sb.run_json(&["policy", "fmt", "p.yaml", "--write", "--json"]);
     assert_eq!((code, w["written"].as_bool()), (0, Some(true)));
+    // The rewrite keeps the file's mode (the review saw 0640 become 0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sb.join("p.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
     // Idempotent, and the digest never changes.
     let (_, again) = sb.run_json(&["policy", "fmt", "p.yaml", "--json"]);
     assert_eq!(again["changed"], false);
@@ -544,10 +560,7 @@ fn policy_cache_is_used_and_never_trusted_blindly() {
     ]);
     assert_eq!(code, 0);
     let cache_dir = sb.join("home/.gait/cache/policies");
-    let entries: Vec<_> = std::fs::read_dir(&cache_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let entries = cache_entries(&cache_dir);
     assert_eq!(entries.len(), 1);
     // A corrupt entry falls back to parsing with the same decision.
     std::fs::write(&entries[0], b"{\"format\":\"garbage\"").unwrap();
@@ -566,6 +579,82 @@ fn policy_cache_is_used_and_never_trusted_blindly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+}
+
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
+
+#[test]
+fn a_forged_cache_entry_never_changes_the_verdict() {
+    // The review's attack: edit the cached compiled policy (block → allow) and repair every
+    // plain hash in the entry. The verdict must stay block, with the real policy's digest.
+    let sb = Sandbox::new();
+    sb.write(
+        "p.yaml",
+        "default_verdict: allow\nrules:\n  - name: w\n    effect: block\n    match:\n      tool_names: [tool.write]\n",
+    );
+    sb.write("i.json", WRITE_INTENT);
+    let eval = [
+        "gate", "eval", "--policy", "p.yaml", "--intent", "i.json", "--json",
+    ];
+    let (code, first) = sb.run_json(&eval);
+    assert_eq!(
+        (code, first["verdict"].as_str()),
+        (3, Some("block")),
+        "{first}"
+    );
+    let entries = cache_entries(&sb.join("home/.gait/cache/policies"));
+    assert_eq!(entries.len(), 1);
+    let text = String::from_utf8(std::fs::read(&entries[0]).unwrap()).unwrap();
+    let forged = text.replacen("\"effect\":\"block\"", "\"effect\":\"allow\"", 1);
+    assert_ne!(
+        forged, text,
+        "the entry does not hold the rule's effect as expected"
+    );
+    // Repair the header's payload hash wherever the format carries one (the old format did).
+    let forged = match forged.split_once('\n') {
+        Some((head, payload)) if head.contains("payload_sha256") => {
+            let mut h: Value = serde_json::from_str(head).unwrap();
+            h["payload_sha256"] = gait_engine::canon::sha256_hex(payload.as_bytes()).into();
+            format!("{h}\n{payload}")
+        }
+        _ => forged,
+    };
+    std::fs::write(&entries[0], forged).unwrap();
+    for _ in 0..2 {
+        let (code, again) = sb.run_json(&eval);
+        assert_eq!(
+            (code, again["verdict"].as_str()),
+            (3, Some("block")),
+            "{again}"
+        );
+        assert_eq!(again["policy_digest"], first["policy_digest"]);
+    }
+    // policy test agrees and, being read-only, leaves the cache alone.
+    let before = std::fs::read(&entries[0]).unwrap();
+    let (code, t) = sb.run_json(&["policy", "test", "p.yaml", "i.json", "--json"]);
+    assert_eq!((code, t["verdict"].as_str()), (3, Some("block")), "{t}");
+    assert_eq!(std::fs::read(&entries[0]).unwrap(), before);
+}
+
+#[test]
+fn policy_commands_write_nothing_under_the_gait_home() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "default_verdict: block\nrules: []\n");
+    sb.write("i.json", WRITE_INTENT);
+    let (code, _) = sb.run_json(&["policy", "test", "p.yaml", "i.json", "--json"]);
+    assert_eq!(code, 3);
+    let (code, _) = sb.run_json(&["policy", "validate", "p.yaml", "--json"]);
+    assert_eq!(code, 0);
+    assert!(
+        !sb.join("home/.gait/cache").exists(),
+        "policy commands wrote a cache"
+    );
 }
 
 #[test]
