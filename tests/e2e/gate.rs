@@ -271,6 +271,29 @@ fn traces_verify_with_the_matching_key_and_fail_after_any_edit() {
         assert_eq!(json["ok"], false);
         assert_eq!(json["error_category"], "verification_failed");
     }
+    // Added keys: a duplicate, a case variant Go would decode, an unknown field. The reference
+    // exits 6 for the first and 0 for the others; gait calls each an edit (exit 2) naming the key.
+    for (added, named) in [
+        ("\"verdict\": \"block\"", "\\\"verdict\\\""),
+        ("\"Verdict\": \"block\"", "\\\"Verdict\\\""),
+        ("\"surprise\": 1", "\\\"surprise\\\""),
+    ] {
+        sb.write(
+            "added.json",
+            original.replacen("{\n", &format!("{{\n  {added},\n"), 1),
+        );
+        let (code, json) = sb.run_json(&[
+            "trace",
+            "verify",
+            "added.json",
+            "--public-key",
+            "keys/vectors_public.key",
+            "--json",
+        ]);
+        assert_eq!(code, 2, "added {added}: {json}");
+        assert_eq!(json["signature_status"], "failed");
+        assert!(json.to_string().contains(named), "added {added}: {json}");
+    }
     // Truncated or foreign-key traces fail too; a missing key is invalid input.
     sb.write("trunc.json", &original[..original.len() / 2]);
     let (code, _) = sb.run_json(&[
@@ -705,4 +728,51 @@ fn oversized_and_hostile_inputs_are_refused() {
     std::fs::create_dir_all(sb.join("dir.yaml")).unwrap();
     let (code, _) = sb.run_json(&["policy", "validate", "dir.yaml", "--json"]);
     assert_eq!(code, 6);
+}
+
+#[test]
+fn a_context_record_without_retrieved_at_is_stale() {
+    // Go computes the age as now.Sub(zero time), which saturates to the largest duration: the
+    // reference blocks on max_context_age_seconds at any evaluation time over 292 years after
+    // year 1 (the review found gait allowing: it counted the age as 0).
+    let sb = Sandbox::new();
+    sb.write(
+        "p.yaml",
+        "default_verdict: allow\nrules:\n  - name: ctx\n    effect: allow\n    match: {}\n    require_context_evidence: true\n    max_context_age_seconds: 600\n",
+    );
+    sb.write("i.json", WRITE_INTENT);
+    let digest = |c: char| c.to_string().repeat(64);
+    sb.write(
+        "env.json",
+        format!(
+            r#"{{"schema_id":"gait.context.envelope","schema_version":"1.0.0","evidence_mode":"required",
+"records":[{{"ref_id":"doc-1","source_type":"kb","query_digest":"{}","content_digest":"{}"}}]}}"#,
+            digest('1'),
+            digest('2')
+        ),
+    );
+    for at in ["2031-05-14T10:30:00Z", "1990-01-01T00:00:00Z"] {
+        let (code, json) = sb.run_json(&[
+            "gate",
+            "eval",
+            "--policy",
+            "p.yaml",
+            "--intent",
+            "i.json",
+            "--context-envelope",
+            "env.json",
+            "--evaluation-time",
+            at,
+            "--json",
+        ]);
+        assert_eq!(
+            (code, json["verdict"].as_str()),
+            (3, Some("block")),
+            "{at}: {json}"
+        );
+        assert!(
+            strings(&json["reason_codes"]).contains(&"context_freshness_exceeded".to_string()),
+            "{at}: {json}"
+        );
+    }
 }
