@@ -67,7 +67,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| gait_gate::policy::load(black_box(policy_text.as_bytes())).unwrap())
         });
         let dir = tempfile::tempdir().unwrap();
-        let cache = gait_gate::cache::PolicyCache::new(dir.path());
+        let cache = gait_gate::cache::PolicyCache::new(dir.path()).with_new_key([1; 32]);
         cache.load(policy_text.as_bytes()).unwrap();
         c.bench_function(&format!("load/{name}/cached"), |b| {
             b.iter(|| cache.load(black_box(policy_text.as_bytes())).unwrap())

@@ -4,12 +4,27 @@
 //! rest of a `gate eval`. The normalized policy is stored as JSON under the gait home directory and
 //! read back on the next call with the same bytes.
 //!
-//! Trust: an entry is used only when its format tag, producer version, source hash (the key) and
-//! payload hash all check out; anything else — a missing, truncated, corrupt or foreign entry —
-//! falls back to parsing the policy, and the fresh result replaces the entry. Writing is
-//! best-effort and atomic: the cache never changes a decision, only how fast it is reached. The cache
-//! is as trustworthy as the gait home directory (which also holds keys), so keep that directory
-//! private to the user.
+//! Trust: the cache must never change a decision, only how fast it is reached. An entry is used
+//! only when all of these hold, and anything else falls back to parsing the policy file:
+//! - the cache directory is a real directory owned by the effective user and not writable by group
+//!   or others, and the MAC key file in it (`cache.key`, 32 random bytes as hex) is a regular file
+//!   owned by the user with no group/other permissions (Unix; elsewhere the MAC alone protects);
+//! - the entry's HMAC-SHA256 under that key checks out (an entry forged or edited without the key,
+//!   copied from another user or machine, or restored from a backup made with another key fails);
+//! - its format tag, producer version and build id (a hash of the gate's and engine's sources taken
+//!   at build time, see `build.rs`) are this binary's, so a rebuild never reuses another build's
+//!   compiled form even when the crate version did not change;
+//! - its source hash is the hash of the policy bytes being loaded (the file name alone is not
+//!   trusted), and the digest recomputed from the decoded policy equals the digest it reports.
+//!
+//! What the MAC cannot do: a process running as the same user can read the key and forge entries.
+//! Such a process can equally edit the policy file, the trace key or the binary, so the cache adds
+//! no new way in; the gait home directory is as sensitive as the keys it holds.
+//!
+//! Writing is best-effort, atomic, and bounded: at most [`MAX_ENTRIES`] entries are kept (the
+//! oldest are removed after a write). A read-only cache (`policy test`, `validate`, `fmt`) uses
+//! entries but never creates the directory, the key or an entry. The crate reads no randomness:
+//! the caller passes the key material used when the key file does not exist yet.
 //!
 //! Predicates: the digest of a policy naming predicates covers the identity of the plugins they
 //! were bound to (see `crate::predicate`). An entry records those identities, and a hit is used only
@@ -20,22 +35,33 @@
 use crate::policy::{self, LoadedPolicy};
 use crate::predicate::PredicateHandle;
 use gait_engine::{GaitError, PRODUCER_VERSION, canon, fsx};
+use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
-const FORMAT: &str = "gait.gate.policy_cache.v3";
+const FORMAT: &str = "gait.gate.policy_cache.v4";
+/// A hash of the sources that decide what a compiled policy means (computed by `build.rs`).
+pub const BUILD_ID: &str = env!("GAIT_GATE_BUILD_ID");
+/// The MAC key's file name inside the cache directory.
+pub const KEY_FILE: &str = "cache.key";
 /// Entries larger than this are ignored.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024 * 1024;
+/// The most entries kept; older ones are removed after a write.
+pub const MAX_ENTRIES: usize = 64;
 
-/// An entry is one header line (this struct as JSON) followed by the payload: the compact JSON of
-/// the [`LoadedPolicy`], whose exact bytes `payload_sha256` covers.
+type HmacSha256 = Hmac<Sha256>;
+
+/// An entry is three parts: the hex HMAC-SHA256 line, one header line (this struct as JSON), then
+/// the payload (the compact JSON of the [`LoadedPolicy`]). The MAC covers everything after its line.
 #[derive(Serialize, Deserialize)]
 struct Header {
     format: String,
     producer_version: String,
-    engine_version: String,
+    build_id: String,
     source_sha256: String,
-    payload_sha256: String,
 }
 
 /// How a policy was obtained.
@@ -44,19 +70,34 @@ pub enum CacheOutcome {
     Hit,
     Miss,
     Disabled,
+    /// The cache directory or its key failed the ownership/permission checks: the policy was
+    /// parsed and nothing was read from or written to the cache.
+    Untrusted,
 }
 
 pub struct PolicyCache {
     dir: Option<PathBuf>,
     predicates: PredicateHandle,
+    new_key: Option<[u8; 32]>,
+    read_only: bool,
+}
+
+/// The state of the cache directory's MAC key.
+enum KeyState {
+    Ready(Box<HmacSha256>),
+    Missing,
+    Untrusted,
 }
 
 impl PolicyCache {
-    /// A cache in `dir` (created on first write).
+    /// A cache in `dir`. Entries are written only once the key exists: give key material with
+    /// [`PolicyCache::with_new_key`] to let the cache create it.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         PolicyCache {
             dir: Some(dir.into()),
             predicates: PredicateHandle::none(),
+            new_key: None,
+            read_only: false,
         }
     }
 
@@ -65,7 +106,27 @@ impl PolicyCache {
         PolicyCache {
             dir: None,
             predicates: PredicateHandle::none(),
+            new_key: None,
+            read_only: false,
         }
+    }
+
+    /// Random bytes to create the MAC key with when the directory has none yet.
+    pub fn with_new_key(mut self, material: [u8; 32]) -> Self {
+        self.new_key = Some(material);
+        self
+    }
+
+    /// Uses valid entries but never creates the directory, the key or an entry.
+    pub fn read_only(mut self) -> Self {
+        self.read_only = true;
+        self
+    }
+
+    /// Lets misses write entries again (undoes [`PolicyCache::read_only`]).
+    pub fn writable(mut self) -> Self {
+        self.read_only = false;
+        self
     }
 
     /// Binds loaded policies' predicates through `predicates`.
@@ -84,10 +145,6 @@ impl PolicyCache {
         policy::load_with(bytes, &self.predicates)
     }
 
-    fn entry_path(&self, key: &str) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{key}.json")))
-    }
-
     /// Loads policy bytes through the cache.
     pub fn load(&self, bytes: &[u8]) -> Result<(LoadedPolicy, CacheOutcome), GaitError> {
         let Some(dir) = &self.dir else {
@@ -95,15 +152,30 @@ impl PolicyCache {
         };
         let key = canon::sha256_hex(bytes);
         let path = dir.join(format!("{key}.json"));
-        if let Some(mut hit) = read_entry(&path, &key)
+        let mac = match read_key(dir) {
+            KeyState::Ready(mac) => Some(mac),
+            KeyState::Untrusted => return Ok((self.load_fresh(bytes)?, CacheOutcome::Untrusted)),
+            KeyState::Missing => None,
+        };
+        if let Some(mac) = &mac
+            && let Some(mut hit) = read_entry(&path, &key, mac)
             && self.still_bound(&hit)
         {
             hit.evaluator = self.predicates.clone();
             return Ok((hit, CacheOutcome::Hit));
         }
         let loaded = self.load_fresh(bytes)?;
-        // Best effort: a read-only home directory must not fail the gate.
-        let _ = write_entry(dir, &path, &key, &loaded);
+        if !self.read_only {
+            let mac = match mac {
+                Some(mac) => Some(mac),
+                None => self.new_key.and_then(|m| create_key(dir, &m)),
+            };
+            // Best effort: a read-only home directory must not fail the gate.
+            if let Some(mac) = mac {
+                let _ = write_entry(&path, &key, &loaded, &mac);
+                prune(dir, &path);
+            }
+        }
         Ok((loaded, CacheOutcome::Miss))
     }
 
@@ -124,40 +196,148 @@ impl PolicyCache {
 
     /// The path an entry for these bytes would have (tests and diagnostics).
     pub fn path_for(&self, bytes: &[u8]) -> Option<PathBuf> {
-        self.entry_path(&canon::sha256_hex(bytes))
+        self.dir
+            .as_ref()
+            .map(|d| d.join(format!("{}.json", canon::sha256_hex(bytes))))
     }
 }
 
-fn read_entry(path: &Path, key: &str) -> Option<LoadedPolicy> {
+/// True when `meta` belongs to the effective user and has none of the `forbidden` mode bits.
+#[cfg(unix)]
+fn private_to_user(meta: &fs::Metadata, forbidden: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    meta.uid() == euid && meta.mode() & forbidden == 0
+}
+
+#[cfg(not(unix))]
+fn private_to_user(_meta: &fs::Metadata, _forbidden: u32) -> bool {
+    true
+}
+
+fn read_key(dir: &Path) -> KeyState {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() && private_to_user(&meta, 0o022) => {}
+        Ok(_) => return KeyState::Untrusted,
+        Err(_) => return KeyState::Missing,
+    }
+    let path = dir.join(KEY_FILE);
+    match fs::symlink_metadata(&path) {
+        Ok(meta) if meta.is_file() && private_to_user(&meta, 0o077) && meta.len() == 64 => {}
+        Ok(_) => return KeyState::Untrusted,
+        Err(_) => return KeyState::Missing,
+    }
+    let Ok(text) = fsx::read_bounded(&path, 64) else {
+        return KeyState::Untrusted;
+    };
+    match hex::decode(&text)
+        .ok()
+        .and_then(|k| HmacSha256::new_from_slice(&k).ok())
+    {
+        Some(mac) if text.len() == 64 => KeyState::Ready(Box::new(mac)),
+        _ => KeyState::Untrusted,
+    }
+}
+
+/// Creates the key file without ever replacing one: a complete temp file is hard-linked into
+/// place, so a concurrent creator's key wins and both processes then use it.
+fn create_key(dir: &Path, material: &[u8; 32]) -> Option<Box<HmacSha256>> {
+    fsx::create_dir_all(dir).ok()?;
+    let tmp = dir.join(format!(".{KEY_FILE}.{}.tmp", hex::encode(&material[..8])));
+    let written = (|| -> std::io::Result<()> {
+        let mut opts = fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(hex::encode(material).as_bytes())?;
+        f.sync_all()?;
+        match fs::hard_link(&tmp, dir.join(KEY_FILE)) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
+    })();
+    let _ = fs::remove_file(&tmp);
+    written.ok()?;
+    match read_key(dir) {
+        KeyState::Ready(mac) => Some(mac),
+        _ => None,
+    }
+}
+
+fn read_entry(path: &Path, key: &str, mac: &HmacSha256) -> Option<LoadedPolicy> {
     let bytes = fsx::read_bounded(path, MAX_ENTRY_BYTES).ok()?;
     let split = bytes.iter().position(|&b| b == b'\n')?;
-    let (head, payload) = (&bytes[..split], &bytes[split + 1..]);
+    let (tag, body) = (&bytes[..split], &bytes[split + 1..]);
+    let tag = hex::decode(tag).ok()?;
+    let mut check = mac.clone();
+    check.update(body);
+    check.verify_slice(&tag).ok()?;
+    let split = body.iter().position(|&b| b == b'\n')?;
+    let (head, payload) = (&body[..split], &body[split + 1..]);
     let header: Header = serde_json::from_slice(head).ok()?;
     if header.format != FORMAT
         || header.producer_version != PRODUCER_VERSION
-        || header.engine_version != env!("CARGO_PKG_VERSION")
+        || header.build_id != BUILD_ID
         || header.source_sha256 != key
-        || canon::sha256_hex(payload) != header.payload_sha256
     {
         return None;
     }
-    serde_json::from_slice(payload).ok()
+    let loaded: LoadedPolicy = serde_json::from_slice(payload).ok()?;
+    // The digest a trace attests must be the digest of the rules that decide.
+    let digest = if loaded.predicates.is_empty() {
+        policy::digest::policy_digest(&loaded.policy)
+    } else {
+        policy::digest::policy_digest_bound(&loaded.policy, &loaded.predicates)
+    };
+    (digest == loaded.digest).then_some(loaded)
 }
 
-fn write_entry(dir: &Path, path: &Path, key: &str, loaded: &LoadedPolicy) -> Result<(), String> {
-    let payload = serde_json::to_vec(loaded).map_err(|e| e.to_string())?;
+fn write_entry(path: &Path, key: &str, loaded: &LoadedPolicy, mac: &HmacSha256) -> Option<()> {
     let header = Header {
         format: FORMAT.into(),
         producer_version: PRODUCER_VERSION.into(),
-        engine_version: env!("CARGO_PKG_VERSION").into(),
+        build_id: BUILD_ID.into(),
         source_sha256: key.into(),
-        payload_sha256: canon::sha256_hex(&payload),
     };
-    let mut bytes = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    let mut body = serde_json::to_vec(&header).ok()?;
+    body.push(b'\n');
+    serde_json::to_writer(&mut body, loaded).ok()?;
+    let mut m = mac.clone();
+    m.update(&body);
+    let mut bytes = hex::encode(m.finalize().into_bytes()).into_bytes();
     bytes.push(b'\n');
-    bytes.extend_from_slice(&payload);
-    fsx::create_dir_all(dir).map_err(|e| e.to_string())?;
-    fsx::write_atomic(path, &bytes, 0o600).map_err(|e| e.to_string())
+    bytes.extend_from_slice(&body);
+    fsx::write_atomic(path, &bytes, 0o600).ok()
+}
+
+/// Keeps at most [`MAX_ENTRIES`] entries, removing the oldest (by modification time) first; the
+/// entry just written is kept.
+fn prune(dir: &Path, keep: &Path) {
+    let Ok(list) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<(std::time::SystemTime, PathBuf)> = list
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.len() == 69 && name.ends_with(".json") && crate::text::is_sha256_hex(&name[..64])
+        })
+        .filter_map(|e| {
+            let modified = e.metadata().ok()?.modified().ok()?;
+            Some((modified, e.path()))
+        })
+        .collect();
+    if entries.len() <= MAX_ENTRIES {
+        return;
+    }
+    entries.sort();
+    let excess = entries.len() - MAX_ENTRIES;
+    for (_, path) in entries.iter().filter(|(_, p)| p != keep).take(excess) {
+        let _ = fs::remove_file(path);
+    }
 }
 
 #[cfg(test)]
@@ -166,10 +346,35 @@ mod tests {
 
     const POLICY: &[u8] = b"default_verdict: block\nrules:\n  - name: r\n    effect: allow\n    match:\n      tool_names: [tool.read]\n";
 
+    fn cache(dir: &Path) -> PolicyCache {
+        PolicyCache::new(dir).with_new_key([7; 32])
+    }
+
+    /// Rewrites an entry as a forger without the key would: edit the body, keep the tag.
+    fn edit_body(path: &Path, from: &str, to: &str) {
+        let text = String::from_utf8(fs::read(path).unwrap()).unwrap();
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text, "{from} not in the entry");
+        fs::write(path, edited).unwrap();
+    }
+
+    /// Re-signs an entry body with `key` (a forger who knows or chose a key).
+    fn resign(path: &Path, key: &[u8]) {
+        let bytes = fs::read(path).unwrap();
+        let split = bytes.iter().position(|&b| b == b'\n').unwrap();
+        let body = &bytes[split + 1..];
+        let mut m = HmacSha256::new_from_slice(key).unwrap();
+        m.update(body);
+        let mut out = hex::encode(m.finalize().into_bytes()).into_bytes();
+        out.push(b'\n');
+        out.extend_from_slice(body);
+        fs::write(path, out).unwrap();
+    }
+
     #[test]
     fn hit_after_miss_gives_the_same_policy() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = PolicyCache::new(dir.path().join("cache"));
+        let cache = cache(&dir.path().join("cache"));
         let (a, o1) = cache.load(POLICY).unwrap();
         let (b, o2) = cache.load(POLICY).unwrap();
         assert_eq!((o1, o2), (CacheOutcome::Miss, CacheOutcome::Hit));
@@ -177,31 +382,205 @@ mod tests {
         assert_eq!(a, policy::load(POLICY).unwrap());
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn key_file_is_private_and_never_replaced() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        cache(dir.path()).load(POLICY).unwrap();
+        let key_path = dir.path().join(KEY_FILE);
+        let meta = fs::metadata(&key_path).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        let key = fs::read(&key_path).unwrap();
+        assert_eq!(key, hex::encode([7u8; 32]).into_bytes());
+        // Other key material does not replace an existing key.
+        let other = PolicyCache::new(dir.path()).with_new_key([8; 32]);
+        assert_eq!(other.load(POLICY).unwrap().1, CacheOutcome::Hit);
+        assert_eq!(fs::read(&key_path).unwrap(), key);
+        // No temp files are left behind.
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+
     #[test]
     fn corrupt_or_tampered_entries_fall_back_to_parsing() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = PolicyCache::new(dir.path());
+        let cache = cache(dir.path());
         let (fresh, _) = cache.load(POLICY).unwrap();
         let path = cache.path_for(POLICY).unwrap();
         // Truncated entry.
-        let full = std::fs::read(&path).unwrap();
-        std::fs::write(&path, &full[..full.len() / 2]).unwrap();
+        let full = fs::read(&path).unwrap();
+        fs::write(&path, &full[..full.len() / 2]).unwrap();
         let (p, o) = cache.load(POLICY).unwrap();
         assert_eq!((p, o), (fresh.clone(), CacheOutcome::Miss));
-        // Payload edited without fixing its hash: block → allow must not be trusted.
-        let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
-        let edited = text.replacen("\"block\"", "\"allow\"", 1);
-        assert_ne!(edited, text);
-        std::fs::write(&path, edited).unwrap();
+        // Payload edited without the key: block → allow must not be trusted.
+        edit_body(&path, "\"block\"", "\"allow\"");
         let (p, o) = cache.load(POLICY).unwrap();
         assert_eq!((p, o), (fresh, CacheOutcome::Miss));
     }
 
     #[test]
+    fn a_forged_entry_with_a_recomputed_hash_changes_nothing() {
+        // The review's attack: flip the default verdict and recompute the only integrity check the
+        // old format had (a plain sha256 of the payload). Without the key the MAC fails.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let (fresh, _) = cache.load(POLICY).unwrap();
+        let path = cache.path_for(POLICY).unwrap();
+        edit_body(&path, "\"block\"", "\"allow\"");
+        resign(&path, b"a key the forger guessed");
+        let (p, o) = cache.load(POLICY).unwrap();
+        assert_eq!(o, CacheOutcome::Miss);
+        assert_eq!(p, fresh);
+        assert_eq!(p.policy.default_verdict, policy::Verdict::Block);
+        // The entry was rewritten honestly: the next load is a hit with the real policy.
+        let (p, o) = cache.load(POLICY).unwrap();
+        assert_eq!((p, o), (fresh, CacheOutcome::Hit));
+    }
+
+    #[test]
+    fn an_entry_whose_rules_disagree_with_its_digest_is_refused() {
+        // Even with a valid MAC (a same-user forger, or a bug in a build), the digest a trace will
+        // attest is recomputed from the decoded rules.
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let (fresh, _) = cache.load(POLICY).unwrap();
+        let path = cache.path_for(POLICY).unwrap();
+        edit_body(&path, "\"block\"", "\"allow\"");
+        resign(&path, &[7; 32]);
+        let (p, o) = cache.load(POLICY).unwrap();
+        assert_eq!((p, o), (fresh, CacheOutcome::Miss));
+    }
+
+    #[test]
+    fn entries_from_another_key_build_or_source_are_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        let b = dir.path().join("b");
+        let (fresh, _) = cache(&a).load(POLICY).unwrap();
+        // Copied into another user's cache (another key): a miss, then rewritten.
+        let b_cache = PolicyCache::new(&b).with_new_key([9; 32]);
+        b_cache.load(b"default_verdict: allow\n").unwrap();
+        let entry = cache(&a).path_for(POLICY).unwrap();
+        fs::copy(&entry, b_cache.path_for(POLICY).unwrap()).unwrap();
+        assert_eq!(
+            b_cache.load(POLICY).unwrap(),
+            (fresh.clone(), CacheOutcome::Miss)
+        );
+        // Another build id (a rebuild with changed sources): a miss.
+        edit_body(&entry, BUILD_ID, &"0".repeat(64));
+        resign(&entry, &[7; 32]);
+        assert_eq!(cache(&a).load(POLICY).unwrap().1, CacheOutcome::Miss);
+        // An entry filed under another policy's hash: a miss for that policy.
+        let other: &[u8] = b"default_verdict: allow\n";
+        let (other_fresh, _) = cache(&a).load(other).unwrap();
+        fs::copy(&entry, cache(&a).path_for(other).unwrap()).unwrap();
+        assert_eq!(
+            cache(&a).load(other).unwrap(),
+            (other_fresh, CacheOutcome::Miss)
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn untrusted_directory_or_key_is_bypassed_without_writing() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let (fresh, _) = cache.load(POLICY).unwrap();
+        let entry = cache.path_for(POLICY).unwrap();
+        // A group-writable cache directory: anyone in the group could plant entries.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o770)).unwrap();
+        fs::remove_file(&entry).unwrap();
+        assert_eq!(
+            cache.load(POLICY).unwrap(),
+            (fresh.clone(), CacheOutcome::Untrusted)
+        );
+        assert!(!entry.exists());
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        // A key others can read.
+        let key = dir.path().join(KEY_FILE);
+        fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(
+            cache.load(POLICY).unwrap(),
+            (fresh.clone(), CacheOutcome::Untrusted)
+        );
+        assert!(!entry.exists());
+        // A key that is a symlink to some other file.
+        fs::remove_file(&key).unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        fs::write(&elsewhere, hex::encode([7u8; 32])).unwrap();
+        fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &key).unwrap();
+        assert_eq!(
+            cache.load(POLICY).unwrap(),
+            (fresh, CacheOutcome::Untrusted)
+        );
+        assert!(!entry.exists());
+    }
+
+    #[test]
+    fn read_only_cache_uses_entries_but_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache_dir = dir.path().join("cache");
+        let ro = PolicyCache::new(&cache_dir)
+            .with_new_key([7; 32])
+            .read_only();
+        assert_eq!(ro.load(POLICY).unwrap().1, CacheOutcome::Miss);
+        assert!(
+            !cache_dir.exists(),
+            "a read-only cache created its directory"
+        );
+        cache(&cache_dir).load(POLICY).unwrap();
+        assert_eq!(ro.load(POLICY).unwrap().1, CacheOutcome::Hit);
+        // Without key material no key (and so no entry) is created.
+        let other = dir.path().join("other");
+        assert_eq!(
+            PolicyCache::new(&other).load(POLICY).unwrap().1,
+            CacheOutcome::Miss
+        );
+        assert!(!other.exists());
+    }
+
+    #[test]
+    fn the_cache_keeps_at_most_max_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let policies: Vec<String> = (0..MAX_ENTRIES + 5)
+            .map(|i| format!("default_verdict: block\nrules:\n  - name: r{i}\n    effect: allow\n    match:\n      tool_names: [tool.read]\n"))
+            .collect();
+        for p in &policies {
+            cache.load(p.as_bytes()).unwrap();
+        }
+        let entries = fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".json")
+            })
+            .count();
+        assert_eq!(entries, MAX_ENTRIES);
+        // The newest entry survived.
+        let last = policies.last().unwrap().as_bytes();
+        assert!(cache.path_for(last).unwrap().exists());
+    }
+
+    #[test]
     fn invalid_policies_are_not_cached() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = PolicyCache::new(dir.path());
+        let cache = cache(dir.path());
         assert!(cache.load(b"surprise: 1\n").is_err());
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn build_id_is_a_sha256() {
+        assert!(crate::text::is_sha256_hex(BUILD_ID), "{BUILD_ID}");
     }
 }

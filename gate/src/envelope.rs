@@ -164,13 +164,15 @@ impl ContextEnvelope {
         ids
     }
 
-    /// The age in whole seconds of the oldest record at `now` (of the envelope when it has none).
+    /// The age in whole seconds of the oldest record at `now` (of the envelope when it has none),
+    /// computed as Go's `now.Sub(t)`: a duration in int64 nanoseconds that saturates. A record
+    /// without `retrieved_at` holds Go's zero time (year 1), so its age saturates to the largest
+    /// duration (9223372036 s) and any `max_context_age_seconds` finds it stale — fail closed.
     pub fn max_age_seconds(&self, now: GoTime) -> i64 {
         let age = |t: &GoTime| -> i64 {
-            if t.is_zero() {
-                return 0;
-            }
-            ((now.unix_nanos() - t.unix_nanos()) / 1_000_000_000).max(0) as i64
+            let nanos =
+                (now.unix_nanos() - t.unix_nanos()).clamp(i64::MIN as i128, i64::MAX as i128);
+            (nanos / 1_000_000_000).max(0) as i64
         };
         if self.records.is_empty() {
             return age(&self.created_at);
@@ -264,5 +266,32 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.message, "context_set_digest mismatch");
+    }
+
+    #[test]
+    fn a_record_without_retrieved_at_is_as_old_as_go_says() {
+        // Go: now.Sub(time.Time{}) overflows int64 nanoseconds and saturates to maxDuration,
+        // whose whole seconds are 9223372036 — never fresh (the review found age 0 here).
+        let digest = "a".repeat(64);
+        let env = ContextEnvelope::parse(
+            format!(
+                r#"{{"records":[{{"ref_id":"r","query_digest":"{digest}","content_digest":"{digest}"}}]}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let now = GoTime::parse("2026-02-05T07:30:00Z").unwrap();
+        assert_eq!(env.max_age_seconds(now), i64::MAX / 1_000_000_000);
+        // A dated record keeps its plain age; one from the future counts as 0.
+        let dated = ContextEnvelope::parse(
+            format!(
+                r#"{{"records":[{{"ref_id":"r","query_digest":"{digest}","content_digest":"{digest}","retrieved_at":"2026-02-05T07:20:00.9Z"}}]}}"#
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(dated.max_age_seconds(now), 599);
+        let early = GoTime::parse("2026-02-05T07:00:00Z").unwrap();
+        assert_eq!(dated.max_age_seconds(early), 0);
     }
 }

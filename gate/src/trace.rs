@@ -369,19 +369,50 @@ pub struct TraceVerification {
 }
 
 /// Parses a trace file and verifies its signature with `key` (struct re-marshal, FIELDS §1).
+///
+/// Stricter than the reference on purpose: a duplicate key, a case variant of a field name
+/// (which Go's case-insensitive decoding would read) or any key the record does not define is
+/// reported as a verification failure — the signature covers the record as re-marshalled, so such
+/// an edit could otherwise ride along, or mean something else to another reader.
 pub fn verify(bytes: &[u8], key: &PublicKey) -> Result<TraceVerification, GaitError> {
-    // Strict parse first: duplicate keys in a signed artifact are tampering, not a style choice.
-    canon::parse(bytes, canon::ParseOptions::recorded_payload())
-        .map_err(|e| GaitError::invalid(format!("parse trace: {e}")))?;
-    let record: TraceRecord = serde_json::from_slice(bytes)
-        .map_err(|e| GaitError::invalid(format!("parse trace: {e}")))?;
-    let Some(sig) = record.signature.clone() else {
-        return Ok(TraceVerification {
+    let failed = |record: TraceRecord, error: String| {
+        Ok(TraceVerification {
             record,
             verified: false,
-            error: "trace signature missing".into(),
+            error,
             key_id: key.key_id(),
-        });
+        })
+    };
+    match canon::parse(bytes, canon::ParseOptions::recorded_payload()) {
+        Ok(_) => {}
+        Err(e) if e.kind == canon::JsonErrorKind::DuplicateKey => {
+            return failed(
+                TraceRecord::default(),
+                format!(
+                    "duplicate key {} in the trace: an edited trace is ambiguous",
+                    canon::go_quote(&e.path)
+                ),
+            );
+        }
+        Err(e) => return Err(GaitError::invalid(format!("parse trace: {e}"))),
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let record: TraceRecord =
+        serde_ignored::deserialize(&mut de, |path| unknown.push(field_path(&path)))
+            .map_err(|e| GaitError::invalid(format!("parse trace: {e}")))?;
+    if let Some(field) = unknown.first() {
+        return failed(
+            record,
+            format!(
+                "field {} is not part of a gate trace (an unknown field or a case variant of one \
+                 means the trace was edited)",
+                canon::go_quote(field)
+            ),
+        );
+    }
+    let Some(sig) = record.signature.clone() else {
+        return failed(record, "trace signature missing".into());
     };
     let digest = record.signable_digest()?;
     let (verified, error) = match key.verify(&sig, &digest) {
@@ -398,6 +429,26 @@ pub fn verify(bytes: &[u8], key: &PublicKey) -> Result<TraceVerification, GaitEr
             sig.key_id
         },
     })
+}
+
+/// A dotted path (`agent_identity.Owner`, `step_verdicts[1].x`) of a key serde ignored.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let p = field_path(parent);
+            if p.is_empty() {
+                key.clone()
+            } else {
+                format!("{p}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => field_path(parent),
+    }
 }
 
 #[cfg(test)]
@@ -446,11 +497,41 @@ mod tests {
             let v = verify(tampered.as_bytes(), &key).unwrap();
             assert!(!v.verified, "edit {from} → {to} still verified");
         }
-        // Re-marshal tolerance (FIELDS §7): an unknown key or an explicit zero value still verifies.
-        let extra = TRACE.replacen("{\n", "{\n  \"surprise\": 1,\n  \"script\": false,\n", 1);
-        assert!(verify(extra.as_bytes(), &key).unwrap().verified);
+        // Re-marshal tolerance (FIELDS §7): an explicit zero value still verifies.
+        let zero = TRACE.replacen("{\n", "{\n  \"script\": false,\n", 1);
+        assert!(verify(zero.as_bytes(), &key).unwrap().verified);
         // Another key does not verify it.
         let other = PrivateKey::from_seed(&[9; 32]).public();
         assert!(!verify(TRACE.as_bytes(), &other).unwrap().verified);
+    }
+
+    #[test]
+    fn ambiguous_or_extra_keys_fail_verification_naming_the_key() {
+        // The reference ignores unknown keys and reads keys case-insensitively; gait refuses both,
+        // and duplicates, as verification failures (exit 2 in the CLI), never as a parse error.
+        let key = PublicKey::from_text(TEST_PUBLIC).unwrap();
+        for (edit, named) in [
+            // A case variant Go would decode into `verdict` (and then fail the digest).
+            ("{\n  \"Verdict\": \"block\",\n", "\"Verdict\""),
+            ("{\n  \"verdict\": \"block\",\n", "\"verdict\""),
+            ("{\n  \"surprise\": 1,\n", "\"surprise\""),
+        ] {
+            let tampered = TRACE.replacen("{\n", edit, 1);
+            let v = verify(tampered.as_bytes(), &key).unwrap();
+            assert!(!v.verified, "{edit} verified");
+            assert!(v.error.contains(named), "{edit}: {}", v.error);
+        }
+        // Nested: an unknown key inside the signature envelope is named with its path.
+        let nested = TRACE.replacen(
+            "\"signature\": {\n",
+            "\"signature\": {\n    \"Extra\": 1,\n",
+            1,
+        );
+        assert_ne!(nested, TRACE);
+        let v = verify(nested.as_bytes(), &key).unwrap();
+        assert!(!v.verified);
+        assert!(v.error.contains("\"signature.Extra\""), "{}", v.error);
+        // Not JSON at all is still an input error.
+        assert!(verify(b"{", &key).is_err());
     }
 }

@@ -199,7 +199,11 @@ fn the_policy_cache_keys_on_the_predicate_identity() {
     home.publish(Template::RhaiPredicate, "big-amount", "0.1.0", None);
     home.install("big-amount");
     let cache_dir = home.path("cache");
-    let cache = |home: &Home| PolicyCache::new(&cache_dir).with_predicates(handle(home));
+    let cache = |home: &Home| {
+        PolicyCache::new(&cache_dir)
+            .with_new_key([1; 32])
+            .with_predicates(handle(home))
+    };
     let (first, o1) = cache(&home).load(BLOCK_BIG.as_bytes()).unwrap();
     let (again, o2) = cache(&home).load(BLOCK_BIG.as_bytes()).unwrap();
     assert_eq!((o1, o2), (CacheOutcome::Miss, CacheOutcome::Hit));

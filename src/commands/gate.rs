@@ -277,13 +277,24 @@ fn load_config(p: &Parsed) -> Result<gait_gate::config::GateDefaults, GaitError>
     Ok(cfg.gate)
 }
 
-/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it). Policies
-/// naming predicates bind them through the plugin host (installed predicate plugins, verified and
-/// compiled on first use only).
+/// The compiled-policy cache under the gait home (`GAIT_POLICY_CACHE=off` disables it), writable:
+/// `gate eval` creates its MAC key (from OS randomness) and entries. Policies naming predicates
+/// bind them through the plugin host (installed predicate plugins, verified and compiled on first
+/// use only).
 pub fn policy_cache(ctx: &Ctx) -> PolicyCache {
+    let cache = policy_cache_read_only(ctx);
+    match ctx.random_seed() {
+        Ok(seed) => cache.with_new_key(seed).writable(),
+        Err(_) => cache,
+    }
+}
+
+/// The compiled-policy cache for commands that only read policies (`policy test`, `validate`,
+/// `fmt`, `simulate`): valid entries are used, nothing is written under the gait home.
+pub fn policy_cache_read_only(ctx: &Ctx) -> PolicyCache {
     let cache = match ctx.env("GAIT_POLICY_CACHE").as_deref().map(str::trim) {
         Some("off" | "0" | "false") => PolicyCache::disabled(),
-        _ => PolicyCache::new(ctx.gait_home().join("cache").join("policies")),
+        _ => PolicyCache::new(ctx.gait_home().join("cache").join("policies")).read_only(),
     };
     let predicates = super::plugin::host(ctx).predicates();
     cache.with_predicates(PredicateHandle::new(predicates))

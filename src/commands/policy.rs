@@ -84,7 +84,7 @@ fn read(path: &str, what: &str, limit: u64) -> Result<Vec<u8>, GaitError> {
 
 fn load_policy(ctx: &Ctx, path: &str) -> Result<LoadedPolicy, GaitError> {
     let bytes = read(path, "policy", MAX_POLICY_BYTES)?;
-    Ok(super::gate::policy_cache(ctx).load(&bytes)?.0)
+    Ok(super::gate::policy_cache_read_only(ctx).load(&bytes)?.0)
 }
 
 fn run_test(ctx: &mut Ctx, p: Parsed) -> CmdResult {
@@ -156,10 +156,23 @@ struct FmtOutput {
     formatted: String,
 }
 
+/// The permission bits of an existing file (0644 when they cannot be read).
+fn file_mode(path: &str) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            return meta.permissions().mode() & 0o7777;
+        }
+    }
+    let _ = path;
+    0o644
+}
+
 fn run_fmt(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let path = one_positional(&p, "<policy.yaml>")?;
     let original = read(&path, "policy", MAX_POLICY_BYTES)?;
-    let cache = super::gate::policy_cache(ctx);
+    let cache = super::gate::policy_cache_read_only(ctx);
     let loaded = cache.load(&original)?.0;
     let formatted = gait_gate::policy::fmt::format(&loaded.policy);
     let changed = formatted.as_bytes() != original.as_slice();
@@ -172,7 +185,8 @@ fn run_fmt(ctx: &mut Ctx, p: Parsed) -> CmdResult {
                 "policy fmt would change the policy digest; the file was left unchanged",
             ));
         }
-        fsx::write_atomic(Path::new(&path), formatted.as_bytes(), 0o644)
+        // Keep the file's mode: formatting must not widen (or narrow) who may read the policy.
+        fsx::write_atomic(Path::new(&path), formatted.as_bytes(), file_mode(&path))
             .map_err(|e| GaitError::io(format!("write policy: {e}")))?;
     }
     let out = FmtOutput {

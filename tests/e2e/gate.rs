@@ -271,6 +271,29 @@ fn traces_verify_with_the_matching_key_and_fail_after_any_edit() {
         assert_eq!(json["ok"], false);
         assert_eq!(json["error_category"], "verification_failed");
     }
+    // Added keys: a duplicate, a case variant Go would decode, an unknown field. The reference
+    // exits 6 for the first and 0 for the others; gait calls each an edit (exit 2) naming the key.
+    for (added, named) in [
+        ("\"verdict\": \"block\"", "\\\"verdict\\\""),
+        ("\"Verdict\": \"block\"", "\\\"Verdict\\\""),
+        ("\"surprise\": 1", "\\\"surprise\\\""),
+    ] {
+        sb.write(
+            "added.json",
+            original.replacen("{\n", &format!("{{\n  {added},\n"), 1),
+        );
+        let (code, json) = sb.run_json(&[
+            "trace",
+            "verify",
+            "added.json",
+            "--public-key",
+            "keys/vectors_public.key",
+            "--json",
+        ]);
+        assert_eq!(code, 2, "added {added}: {json}");
+        assert_eq!(json["signature_status"], "failed");
+        assert!(json.to_string().contains(named), "added {added}: {json}");
+    }
     // Truncated or foreign-key traces fail too; a missing key is invalid input.
     sb.write("trunc.json", &original[..original.len() / 2]);
     let (code, _) = sb.run_json(&[
@@ -466,8 +489,24 @@ fn policy_fmt_validate_and_simulate() {
     let (code, f) = sb.run_json(&["policy", "fmt", "p.yaml", "--json"]);
     assert_eq!((code, f["changed"].as_bool()), (0, Some(true)));
     assert_eq!(f["policy_digest"], v["policy_digest"]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let perms = std::fs::Permissions::from_mode(0o640);
+        std::fs::set_permissions(sb.join("p.yaml"), perms).unwrap();
+    }
     let (code, w) = sb.run_json(&["policy", "fmt", "p.yaml", "--write", "--json"]);
     assert_eq!((code, w["written"].as_bool()), (0, Some(true)));
+    // The rewrite keeps the file's mode (the review saw 0640 become 0644).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(sb.join("p.yaml"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
     // Idempotent, and the digest never changes.
     let (_, again) = sb.run_json(&["policy", "fmt", "p.yaml", "--json"]);
     assert_eq!(again["changed"], false);
@@ -544,10 +583,7 @@ fn policy_cache_is_used_and_never_trusted_blindly() {
     ]);
     assert_eq!(code, 0);
     let cache_dir = sb.join("home/.gait/cache/policies");
-    let entries: Vec<_> = std::fs::read_dir(&cache_dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let entries = cache_entries(&cache_dir);
     assert_eq!(entries.len(), 1);
     // A corrupt entry falls back to parsing with the same decision.
     std::fs::write(&entries[0], b"{\"format\":\"garbage\"").unwrap();
@@ -566,6 +602,82 @@ fn policy_cache_is_used_and_never_trusted_blindly() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
+}
+
+fn cache_entries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect()
+}
+
+#[test]
+fn a_forged_cache_entry_never_changes_the_verdict() {
+    // The review's attack: edit the cached compiled policy (block → allow) and repair every
+    // plain hash in the entry. The verdict must stay block, with the real policy's digest.
+    let sb = Sandbox::new();
+    sb.write(
+        "p.yaml",
+        "default_verdict: allow\nrules:\n  - name: w\n    effect: block\n    match:\n      tool_names: [tool.write]\n",
+    );
+    sb.write("i.json", WRITE_INTENT);
+    let eval = [
+        "gate", "eval", "--policy", "p.yaml", "--intent", "i.json", "--json",
+    ];
+    let (code, first) = sb.run_json(&eval);
+    assert_eq!(
+        (code, first["verdict"].as_str()),
+        (3, Some("block")),
+        "{first}"
+    );
+    let entries = cache_entries(&sb.join("home/.gait/cache/policies"));
+    assert_eq!(entries.len(), 1);
+    let text = String::from_utf8(std::fs::read(&entries[0]).unwrap()).unwrap();
+    let forged = text.replacen("\"effect\":\"block\"", "\"effect\":\"allow\"", 1);
+    assert_ne!(
+        forged, text,
+        "the entry does not hold the rule's effect as expected"
+    );
+    // Repair the header's payload hash wherever the format carries one (the old format did).
+    let forged = match forged.split_once('\n') {
+        Some((head, payload)) if head.contains("payload_sha256") => {
+            let mut h: Value = serde_json::from_str(head).unwrap();
+            h["payload_sha256"] = gait_engine::canon::sha256_hex(payload.as_bytes()).into();
+            format!("{h}\n{payload}")
+        }
+        _ => forged,
+    };
+    std::fs::write(&entries[0], forged).unwrap();
+    for _ in 0..2 {
+        let (code, again) = sb.run_json(&eval);
+        assert_eq!(
+            (code, again["verdict"].as_str()),
+            (3, Some("block")),
+            "{again}"
+        );
+        assert_eq!(again["policy_digest"], first["policy_digest"]);
+    }
+    // policy test agrees and, being read-only, leaves the cache alone.
+    let before = std::fs::read(&entries[0]).unwrap();
+    let (code, t) = sb.run_json(&["policy", "test", "p.yaml", "i.json", "--json"]);
+    assert_eq!((code, t["verdict"].as_str()), (3, Some("block")), "{t}");
+    assert_eq!(std::fs::read(&entries[0]).unwrap(), before);
+}
+
+#[test]
+fn policy_commands_write_nothing_under_the_gait_home() {
+    let sb = Sandbox::new();
+    sb.write("p.yaml", "default_verdict: block\nrules: []\n");
+    sb.write("i.json", WRITE_INTENT);
+    let (code, _) = sb.run_json(&["policy", "test", "p.yaml", "i.json", "--json"]);
+    assert_eq!(code, 3);
+    let (code, _) = sb.run_json(&["policy", "validate", "p.yaml", "--json"]);
+    assert_eq!(code, 0);
+    assert!(
+        !sb.join("home/.gait/cache").exists(),
+        "policy commands wrote a cache"
+    );
 }
 
 #[test]
@@ -616,4 +728,51 @@ fn oversized_and_hostile_inputs_are_refused() {
     std::fs::create_dir_all(sb.join("dir.yaml")).unwrap();
     let (code, _) = sb.run_json(&["policy", "validate", "dir.yaml", "--json"]);
     assert_eq!(code, 6);
+}
+
+#[test]
+fn a_context_record_without_retrieved_at_is_stale() {
+    // Go computes the age as now.Sub(zero time), which saturates to the largest duration: the
+    // reference blocks on max_context_age_seconds at any evaluation time over 292 years after
+    // year 1 (the review found gait allowing: it counted the age as 0).
+    let sb = Sandbox::new();
+    sb.write(
+        "p.yaml",
+        "default_verdict: allow\nrules:\n  - name: ctx\n    effect: allow\n    match: {}\n    require_context_evidence: true\n    max_context_age_seconds: 600\n",
+    );
+    sb.write("i.json", WRITE_INTENT);
+    let digest = |c: char| c.to_string().repeat(64);
+    sb.write(
+        "env.json",
+        format!(
+            r#"{{"schema_id":"gait.context.envelope","schema_version":"1.0.0","evidence_mode":"required",
+"records":[{{"ref_id":"doc-1","source_type":"kb","query_digest":"{}","content_digest":"{}"}}]}}"#,
+            digest('1'),
+            digest('2')
+        ),
+    );
+    for at in ["2031-05-14T10:30:00Z", "1990-01-01T00:00:00Z"] {
+        let (code, json) = sb.run_json(&[
+            "gate",
+            "eval",
+            "--policy",
+            "p.yaml",
+            "--intent",
+            "i.json",
+            "--context-envelope",
+            "env.json",
+            "--evaluation-time",
+            at,
+            "--json",
+        ]);
+        assert_eq!(
+            (code, json["verdict"].as_str()),
+            (3, Some("block")),
+            "{at}: {json}"
+        );
+        assert!(
+            strings(&json["reason_codes"]).contains(&"context_freshness_exceeded".to_string()),
+            "{at}: {json}"
+        );
+    }
 }

@@ -89,63 +89,236 @@ fn host_domain(value: &str) -> String {
     crate::text::go_lower(strip_port(v))
 }
 
-/// Go's `url.URL.Hostname()` of `url.Parse(value)`, or `""` when parsing fails.
+/// Go's `url.URL.Hostname()` of `url.Parse(value)` (lowercased), or `""` when parsing fails.
 fn url_hostname(value: &str) -> String {
-    let v = value.trim();
-    match parse_authority(v) {
-        Some(host) => crate::text::go_lower(strip_port(host)),
+    match go_url_host(value.trim()) {
+        Some(host) => crate::text::go_lower(&go_string(&go_hostname(&host))),
         None => String::new(),
     }
 }
 
-/// The authority's host:port part of a URL, following the checks of Go's `url.Parse` that matter
-/// here: a scheme must be followed by `//` to have a host; bad `%` escapes and spaces in the host
-/// fail the parse.
-fn parse_authority(v: &str) -> Option<&str> {
-    if v.bytes().any(|b| b < 0x20 || b == 0x7f) {
-        return None;
-    }
-    if has_bad_escape(v) {
-        return None;
-    }
-    let scheme_end = v.find(':')?;
-    let scheme = &v[..scheme_end];
-    let valid_scheme = !scheme.is_empty()
-        && scheme.as_bytes()[0].is_ascii_alphabetic()
-        && scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
-    if !valid_scheme {
-        return None;
-    }
-    let rest = &v[scheme_end + 1..];
-    let rest = rest.strip_prefix("//")?;
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let host = match authority.rfind('@') {
-        Some(i) => &authority[i + 1..],
-        None => authority,
+/// The `Host` field of Go's `url.Parse(raw)` (unescaped bytes; empty when there is none), or
+/// `None` where Go returns an error. Follows net/url's parse: fragment, control bytes, scheme,
+/// query, the relative-path colon rule, `//authority`, then the path's escapes.
+fn go_url_host(raw: &str) -> Option<Vec<u8>> {
+    let (u, frag) = match raw.split_once('#') {
+        Some((u, f)) => (u, Some(f)),
+        None => (raw, None),
     };
-    if host.contains(' ') {
+    if frag.is_some_and(|f| unescape(f.as_bytes(), Mode::Other).is_none()) {
         return None;
+    }
+    if u.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return None;
+    }
+    if u == "*" {
+        return Some(Vec::new());
+    }
+    let (scheme, rest) = get_scheme(u)?;
+    let rest = if rest.ends_with('?') && rest.matches('?').count() == 1 {
+        &rest[..rest.len() - 1]
+    } else {
+        rest.split_once('?').map_or(rest, |(r, _)| r)
+    };
+    if !rest.starts_with('/') {
+        if !scheme.is_empty() {
+            // An opaque URL (`mailto:x@y`) has no host.
+            return Some(Vec::new());
+        }
+        if rest.split('/').next().is_some_and(|seg| seg.contains(':')) {
+            return None;
+        }
+    }
+    let mut host = Vec::new();
+    let mut path = rest;
+    if (!scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
+        let authority = &rest[2..];
+        let (authority, p) = match authority.find('/') {
+            Some(i) => (&authority[..i], &authority[i..]),
+            None => (authority, ""),
+        };
+        host = parse_authority(authority)?;
+        path = p;
+    }
+    unescape(path.as_bytes(), Mode::Other)?;
+    Some(host)
+}
+
+/// Go's `getScheme`: `("", raw)` when there is no valid scheme, an error for a leading `:`.
+fn get_scheme(raw: &str) -> Option<(&str, &str)> {
+    for (i, c) in raw.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i > 0 => {}
+            b':' if i == 0 => return None,
+            b':' => return Some((&raw[..i], &raw[i + 1..])),
+            _ => return Some(("", raw)),
+        }
+    }
+    Some(("", raw))
+}
+
+/// Go's `parseAuthority`: the host (unescaped), after checking the userinfo.
+fn parse_authority(authority: &str) -> Option<Vec<u8>> {
+    let (userinfo, host) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let host = parse_host(host)?;
+    if let Some(user) = userinfo {
+        let valid = user.bytes().all(|b| {
+            b.is_ascii_alphanumeric()
+                || matches!(
+                    b,
+                    b'-' | b'.'
+                        | b'_'
+                        | b':'
+                        | b'~'
+                        | b'!'
+                        | b'$'
+                        | b'&'
+                        | b'\''
+                        | b'('
+                        | b')'
+                        | b'*'
+                        | b'+'
+                        | b','
+                        | b';'
+                        | b'='
+                        | b'%'
+                        | b'@'
+                )
+        });
+        if !valid || unescape(user.as_bytes(), Mode::Other).is_none() {
+            return None;
+        }
     }
     Some(host)
 }
 
-fn has_bad_escape(v: &str) -> bool {
-    let b = v.as_bytes();
+/// Go's `parseHost`: a bracketed IP literal with an optional zone, or a name with an optional
+/// numeric port; the host characters and escapes are checked as Go's `unescape(…, encodeHost)`.
+fn parse_host(host: &str) -> Option<Vec<u8>> {
+    if host.starts_with('[') {
+        let i = host.rfind(']')?;
+        if !valid_optional_port(&host[i + 1..]) {
+            return None;
+        }
+        if let Some(zone) = host[..i].find("%25") {
+            let bytes = host.as_bytes();
+            let mut out = unescape(&bytes[..zone], Mode::Host)?;
+            out.extend(unescape(&bytes[zone..i], Mode::Zone)?);
+            out.extend(unescape(&bytes[i..], Mode::Host)?);
+            return Some(out);
+        }
+    } else if let Some(i) = host.rfind(':')
+        && !valid_optional_port(&host[i..])
+    {
+        return None;
+    }
+    unescape(host.as_bytes(), Mode::Host)
+}
+
+fn valid_optional_port(port: &str) -> bool {
+    port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Host,
+    Zone,
+    Other,
+}
+
+/// Go's `shouldEscape(c, encodeHost)` for ASCII: characters a host may not hold literally.
+fn host_must_escape(c: u8) -> bool {
+    !(c.is_ascii_alphanumeric()
+        || matches!(
+            c,
+            b'-' | b'_'
+                | b'.'
+                | b'~'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+                | b'<'
+                | b'>'
+                | b'"'
+        ))
+}
+
+/// Go's `unescape`: decodes `%XX`, or `None` where Go returns an error. In a host only escapes of
+/// non-ASCII bytes (and `%25`) are allowed; `%41` or a literal `{` fail the parse.
+fn unescape(s: &[u8], mode: Mode) -> Option<Vec<u8>> {
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            match (b.get(i + 1), b.get(i + 2)) {
-                (Some(x), Some(y)) if x.is_ascii_hexdigit() && y.is_ascii_hexdigit() => i += 3,
-                _ => return true,
+    while i < s.len() {
+        match s[i] {
+            b'%' => {
+                let hi = hex(*s.get(i + 1)?)?;
+                let lo = hex(*s.get(i + 2)?)?;
+                let is_25 = &s[i..i + 3] == b"%25";
+                if mode == Mode::Host && hi < 8 && !is_25 {
+                    return None;
+                }
+                let v = hi << 4 | lo;
+                if mode == Mode::Zone && !is_25 && v != b' ' && v < 0x80 && host_must_escape(v) {
+                    return None;
+                }
+                out.push(v);
+                i += 3;
             }
-        } else {
-            i += 1;
+            c => {
+                if mode != Mode::Other && c < 0x80 && host_must_escape(c) {
+                    return None;
+                }
+                out.push(c);
+                i += 1;
+            }
         }
     }
-    false
+    Some(out)
+}
+
+/// Go's `URL.Hostname()`: drop a trailing `:digits`, then the brackets of an IP literal.
+fn go_hostname(host: &[u8]) -> Vec<u8> {
+    let mut h = host;
+    if let Some(i) = h.iter().rposition(|&b| b == b':')
+        && std::str::from_utf8(&h[i..]).is_ok_and(valid_optional_port)
+    {
+        h = &h[..i];
+    }
+    if h.len() >= 2 && h[0] == b'[' && h[h.len() - 1] == b']' {
+        h = &h[1..h.len() - 1];
+    }
+    h.to_vec()
+}
+
+/// Bytes as a Go string meets `strings.ToLower` and JSON: each invalid byte becomes U+FFFD.
+fn go_string(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for _ in chunk.invalid() {
+            out.push('\u{FFFD}');
+        }
+    }
+    out
 }
 
 /// Drops a `:port` suffix; IPv6 literals lose their brackets (`[::1]:8080` → `::1`).
@@ -192,5 +365,46 @@ mod tests {
         assert_eq!(endpoint_domain("url", "mailto:ops@example.com"), "");
         assert_eq!(endpoint_domain("url", "%zz"), "");
         assert_eq!(endpoint_domain("url", "not a url with spaces"), "");
+    }
+
+    #[test]
+    fn url_domains_follow_go_url_parse() {
+        // Each expectation is what Go's url.Parse(v) then Hostname() gives (net/url source):
+        // a non-numeric port fails parseHost → "".
+        assert_eq!(endpoint_domain("url", "http://h:abc/"), "");
+        // A scheme-relative reference still has an authority.
+        assert_eq!(endpoint_domain("url", "//Host/x"), "host");
+        assert_eq!(endpoint_domain("url", "///x"), "");
+        // Escapes of ASCII and characters like `{` are not allowed in a host.
+        assert_eq!(endpoint_domain("url", "http://%41.example/"), "");
+        assert_eq!(endpoint_domain("url", "http://a{b.example/"), "");
+        // Escaped non-ASCII bytes are decoded; an empty port is allowed.
+        assert_eq!(
+            endpoint_domain("url", "http://b%C3%BCcher.DE:/x"),
+            "bücher.de"
+        );
+        // The query is not checked for escapes, the path and fragment are.
+        assert_eq!(
+            endpoint_domain("url", "http://h.example/?q=%zz"),
+            "h.example"
+        );
+        assert_eq!(endpoint_domain("url", "http://h.example/%zz"), "");
+        assert_eq!(endpoint_domain("url", "http://h.example/#%zz"), "");
+        // Userinfo characters are checked.
+        assert_eq!(endpoint_domain("url", "http://us{er@h.example/"), "");
+        assert_eq!(
+            endpoint_domain("url", "http://user:pw@h.example:8080"),
+            "h.example"
+        );
+        // A colon in the first segment of a relative reference is an error; a leading colon too.
+        assert_eq!(endpoint_domain("url", "1a:b//x"), "");
+        assert_eq!(endpoint_domain("url", "://h.example"), "");
+        // IPv6 literals with and without a port, and a zone.
+        assert_eq!(endpoint_domain("url", "http://[::1]/"), "::1");
+        assert_eq!(
+            endpoint_domain("url", "http://[fe80::1%25en0]:80/"),
+            "fe80::1%en0"
+        );
+        assert_eq!(endpoint_domain("url", "http://[::1]x/"), "");
     }
 }

@@ -240,6 +240,82 @@ fn equal_fold(a: &str, b: &str) -> bool {
     fold(a) == fold(b)
 }
 
+/// A Go type as `encoding/json` checks it, for values gait carries without interpreting.
+enum Shape {
+    Str,
+    Strs,
+    /// A slice: its Go type and element shape.
+    List(&'static str, &'static Shape),
+    /// A struct (or pointer to one): its Go type and fields.
+    Struct(&'static str, &'static [(&'static str, Shape)]),
+}
+
+const REF: Shape = Shape::Struct(
+    "schemagate.RelationshipRef",
+    &[("kind", Shape::Str), ("id", Shape::Str)],
+);
+
+/// The reference's relationship envelope (FIELDS §2.10).
+const RELATIONSHIP: Shape = Shape::Struct(
+    "schemagate.RelationshipEnvelope",
+    &[
+        ("parent_ref", REF),
+        (
+            "entity_refs",
+            Shape::List("[]schemagate.RelationshipRef", &REF),
+        ),
+        (
+            "policy_ref",
+            Shape::Struct(
+                "schemagate.PolicyRef",
+                &[
+                    ("policy_id", Shape::Str),
+                    ("policy_version", Shape::Str),
+                    ("policy_digest", Shape::Str),
+                    ("matched_rule_ids", Shape::Strs),
+                ],
+            ),
+        ),
+        (
+            "agent_chain",
+            Shape::List(
+                "[]schemagate.AgentLink",
+                &Shape::Struct(
+                    "schemagate.AgentLink",
+                    &[("identity", Shape::Str), ("role", Shape::Str)],
+                ),
+            ),
+        ),
+        (
+            "edges",
+            Shape::List(
+                "[]schemagate.RelationshipEdge",
+                &Shape::Struct(
+                    "schemagate.RelationshipEdge",
+                    &[("kind", Shape::Str), ("from", REF), ("to", REF)],
+                ),
+            ),
+        ),
+        ("parent_record_id", Shape::Str),
+        ("related_record_ids", Shape::Strs),
+        ("related_entity_ids", Shape::Strs),
+        (
+            "agent_lineage",
+            Shape::List(
+                "[]schemagate.AgentLineage",
+                &Shape::Struct(
+                    "schemagate.AgentLineage",
+                    &[
+                        ("agent_id", Shape::Str),
+                        ("delegated_by", Shape::Str),
+                        ("delegation_record_id", Shape::Str),
+                    ],
+                ),
+            ),
+        ),
+    ],
+);
+
 #[derive(Default)]
 struct Binder {
     /// The first type error, as Go's decoder keeps it while binding the rest.
@@ -347,6 +423,50 @@ impl Binder {
         }
     }
 
+    /// Type-checks `node` against a Go type described by `shape` (the relationship envelope).
+    fn shape(&mut self, node: &Node<'_>, at: At<'_>, shape: &Shape) -> Result<(), BindError> {
+        match shape {
+            Shape::Str => {
+                self.string(node, at);
+            }
+            Shape::Strs => {
+                self.strings(node, at);
+            }
+            Shape::List(go_type, elem) => match node {
+                // Go names the slice field, not the index, in an element's type error.
+                Node::Arr(items) => {
+                    for item in items {
+                        self.shape(item, at, elem)?;
+                    }
+                }
+                Node::Null => {}
+                other => self.type_error(other, at, go_type),
+            },
+            Shape::Struct(go_type, fields) => {
+                let names: Vec<&str> = fields.iter().map(|(n, _)| *n).collect();
+                for (key, v) in self.members(node, at, go_type, &names)? {
+                    let path = if at.path.is_empty() {
+                        key.to_string()
+                    } else {
+                        format!("{}.{key}", at.path)
+                    };
+                    let strukt = go_type.rsplit('.').next().unwrap_or(go_type);
+                    if let Some((_, field)) = fields.iter().find(|(n, _)| *n == key) {
+                        self.shape(
+                            v,
+                            At {
+                                strukt,
+                                path: &path,
+                            },
+                            field,
+                        )?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Iterates an object's members that name one of `fields`, rejecting case-folded near misses.
     fn members<'n, 'a>(
         &mut self,
@@ -430,13 +550,12 @@ impl Binder {
                 "skill_provenance" => req.skill_provenance = self.skill(v)?,
                 "delegation" => req.delegation = self.delegation(v)?,
                 "relationship" => {
+                    // Carried as written, but typed as Go decodes it: a wrong type anywhere inside
+                    // is the same type error the reference reports.
+                    self.shape(v, at, &RELATIONSHIP)?;
                     req.relationship = match v {
                         Node::Obj(_) => Some(to_owned(v)),
-                        Node::Null => None,
-                        other => {
-                            self.type_error(other, at, "schemagate.RelationshipEnvelope");
-                            None
-                        }
+                        _ => None,
                     }
                 }
                 "context" => self.context(v, &mut req.context)?,
@@ -933,6 +1052,32 @@ mod tests {
             (
                 "[]",
                 "json: cannot unmarshal array into Go value of type gate.IntentRequest",
+            ),
+            // The relationship envelope is typed like every other field (the review found
+            // `{"parent_ref":5}` accepted). Go names the struct that holds the field.
+            (
+                r#"{"relationship":{"parent_ref":5}}"#,
+                "json: cannot unmarshal number into Go struct field RelationshipEnvelope.relationship.parent_ref of type schemagate.RelationshipRef",
+            ),
+            (
+                r#"{"relationship":{"parent_ref":{"kind":"session","id":7}}}"#,
+                "json: cannot unmarshal number into Go struct field RelationshipRef.relationship.parent_ref.id of type string",
+            ),
+            (
+                r#"{"relationship":{"edges":[{"kind":"x","from":{"kind":true}}]}}"#,
+                "json: cannot unmarshal bool into Go struct field RelationshipRef.relationship.edges.from.kind of type string",
+            ),
+            (
+                r#"{"relationship":{"related_record_ids":"a"}}"#,
+                "json: cannot unmarshal string into Go struct field RelationshipEnvelope.relationship.related_record_ids of type []string",
+            ),
+            (
+                r#"{"relationship":{"agent_chain":{}}}"#,
+                "json: cannot unmarshal object into Go struct field RelationshipEnvelope.relationship.agent_chain of type []schemagate.AgentLink",
+            ),
+            (
+                r#"{"relationship":"x"}"#,
+                "json: cannot unmarshal string into Go struct field IntentRequest.relationship of type schemagate.RelationshipEnvelope",
             ),
         ];
         for (src, want) in cases {

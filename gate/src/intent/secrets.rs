@@ -60,11 +60,16 @@ fn looks_secret(value: &str) -> bool {
         && v.chars().any(|c| c.is_ascii_digit())
 }
 
-/// Finds the first string value under a credential-like key; returns its dotted path.
+/// Finds the first string value under a credential-like key; returns its dotted path. Objects are
+/// walked in sorted key order (byte order, as Go sorts map keys), not document order: the
+/// reference holds args as a Go map, so the order keys were written in is not something it sees,
+/// and the sorted walk makes the reported path independent of it.
 pub fn find_raw_credential(value: &Value, path: &str) -> Option<String> {
     match value {
         Node::Obj(members) => {
-            for (k, v) in members {
+            let mut sorted: Vec<&(std::borrow::Cow<'_, str>, Value)> = members.iter().collect();
+            sorted.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            for (k, v) in sorted {
                 match v {
                     Node::Str(s) if sensitive_key(k) && looks_secret(s) => {
                         return Some(format!("{path}.{k}"));
@@ -105,5 +110,30 @@ mod tests {
         assert!(!looks_secret("correct horse 9 battery staple"));
         assert!(!looks_secret("env:CLIENT_SECRET_VALUE_1"));
         assert!(!looks_secret(&"ab".repeat(32)));
+    }
+
+    #[test]
+    fn two_secrets_report_the_first_in_sorted_key_order() {
+        use gait_engine::canon::{ParseOptions, parse};
+        let doc = parse(
+            br#"{"z_token":"ghp_zzzzzzzz","nested":{"b_password":"Secret123456789x","a_secret":"sk-abc"},"a_api_key":"sk-first"}"#,
+            ParseOptions::default(),
+        )
+        .unwrap();
+        let node = crate::intent::raw::to_owned(&doc.node);
+        assert_eq!(
+            find_raw_credential(&node, "args").as_deref(),
+            Some("args.a_api_key")
+        );
+        let inner = parse(
+            br#"{"z":{"b_password":"Secret123456789x","a_secret":"sk-abc"},"y_token":"ghp_x"}"#,
+            ParseOptions::default(),
+        )
+        .unwrap();
+        let node = crate::intent::raw::to_owned(&inner.node);
+        assert_eq!(
+            find_raw_credential(&node, "args").as_deref(),
+            Some("args.y_token")
+        );
     }
 }
