@@ -113,6 +113,57 @@ pub fn find_command<'a>(pins: &'a [Pin], args: &[String]) -> Option<(&'a Pin, St
     best
 }
 
+/// A command an installed plugin contributes, with the plugin it comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ContributedCommand {
+    pub words: String,
+    pub summary: String,
+    pub plugin: String,
+    pub version: String,
+}
+
+/// Every command installed plugins contribute, sorted by words.
+pub fn contributed_commands(pins: &[Pin]) -> Vec<ContributedCommand> {
+    let mut out: Vec<ContributedCommand> = pins
+        .iter()
+        .flat_map(|p| {
+            p.commands.iter().map(|c| ContributedCommand {
+                words: c.words.clone(),
+                summary: c.summary.clone(),
+                plugin: p.name.clone(),
+                version: p.version.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.words.cmp(&b.words));
+    out
+}
+
+/// When no contributed command matches `args` exactly, the longest run of leading words that
+/// starts contributed commands (`gait example-native` for `example-native hello`): the group's
+/// words, how many arguments they used, and its commands. `None` when the words start none.
+pub fn find_group(
+    pins: &[Pin],
+    args: &[String],
+) -> Option<(String, usize, Vec<ContributedCommand>)> {
+    let words: Vec<&str> = args
+        .iter()
+        .take_while(|a| !a.starts_with('-'))
+        .map(String::as_str)
+        .collect();
+    let all = contributed_commands(pins);
+    (1..=words.len()).rev().find_map(|k| {
+        let group = words[..k].join(" ");
+        let lead = format!("{group} ");
+        let members: Vec<ContributedCommand> = all
+            .iter()
+            .filter(|c| c.words.starts_with(&lead))
+            .cloned()
+            .collect();
+        (!members.is_empty()).then_some((group, k, members))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +231,35 @@ mod tests {
         let (p, words, n) = find_command(&pins, &args).unwrap();
         assert_eq!((p.name.as_str(), words.as_str(), n), ("a", "ex hello", 2));
         assert!(find_command(&pins, &["nope".to_string()]).is_none());
+    }
+
+    #[test]
+    fn groups_are_word_prefixes_of_contributed_commands() {
+        let mut a = pin("a", "1.0.0");
+        a.commands = vec![
+            CommandDecl {
+                words: "ex tools hello".into(),
+                summary: "hi".into(),
+            },
+            CommandDecl {
+                words: "ex bye".into(),
+                summary: String::new(),
+            },
+        ];
+        let pins = vec![a];
+        let args = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let (group, n, members) = find_group(&pins, &args(&["ex", "--json"])).unwrap();
+        assert_eq!((group.as_str(), n), ("ex", 1));
+        assert_eq!(
+            members.iter().map(|c| c.words.as_str()).collect::<Vec<_>>(),
+            ["ex bye", "ex tools hello"]
+        );
+        let (group, n, members) = find_group(&pins, &args(&["ex", "tools", "nope"])).unwrap();
+        assert_eq!((group.as_str(), n, members.len()), ("ex tools", 2, 1));
+        assert_eq!(members[0].plugin, "a");
+        // A full command is not a group of itself; unrelated words are no group.
+        assert!(find_group(&pins, &args(&["ex", "bye"])).is_some_and(|(g, _, _)| g == "ex"));
+        assert!(find_group(&pins, &args(&["other"])).is_none());
+        assert!(find_group(&pins, &args(&["--help"])).is_none());
     }
 }

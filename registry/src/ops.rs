@@ -310,6 +310,24 @@ pub fn trust_list(home: &PluginHome) -> Result<Vec<TrustedKey>, GaitError> {
 
 /// The installed plugin contributing the command that `args` start with.
 pub fn find_extension(home: &PluginHome, args: &[String]) -> Option<(Pin, String, usize)> {
+    let pins = extension_pins(home, args)?;
+    catalog::find_command(&pins, args).map(|(p, w, n)| (p.clone(), w, n))
+}
+
+/// The group of contributed commands that `args` start with (see [`catalog::find_group`]).
+pub fn find_extension_group(
+    home: &PluginHome,
+    args: &[String],
+) -> Option<(String, usize, Vec<catalog::ContributedCommand>)> {
+    catalog::find_group(&extension_pins(home, args)?, args)
+}
+
+/// Every command installed plugins contribute (for `gait --help`); unreadable pins are skipped.
+pub fn contributed_commands(home: &PluginHome) -> Vec<catalog::ContributedCommand> {
+    catalog::contributed_commands(&home.pins().unwrap_or_default())
+}
+
+fn extension_pins(home: &PluginHome, args: &[String]) -> Option<Vec<Pin>> {
     // Only plain words can be command words; a flag or path is never one.
     if args
         .first()
@@ -317,8 +335,7 @@ pub fn find_extension(home: &PluginHome, args: &[String]) -> Option<(Pin, String
     {
         return None;
     }
-    let pins = home.pins().ok()?;
-    catalog::find_command(&pins, args).map(|(p, w, n)| (p.clone(), w, n))
+    home.pins().ok()
 }
 
 #[cfg(test)]

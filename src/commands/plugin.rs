@@ -845,6 +845,44 @@ fn run_trust_revoke(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 // ---------------------------------------------------------------------------------------------
 // Commands contributed by installed native plugins.
 
+/// The flags gait itself reads on an extension command, before a `--`: `--json`, `--explain`,
+/// `--help` / `-h` (one or two dashes, `=true` / `=false`). Everything else is the plugin's.
+fn gait_flag(arg: &str) -> Option<(&'static str, bool)> {
+    let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    let (name, value) = match body.split_once('=') {
+        Some((n, "true")) => (n, true),
+        Some((n, "false")) => (n, false),
+        Some(_) => return None,
+        None => (body, true),
+    };
+    match name {
+        "json" => Some(("json", value)),
+        "explain" => Some(("explain", value)),
+        "help" | "h" => Some(("help", value)),
+        _ => None,
+    }
+}
+
+/// The last value each of gait's own flags is given before `--`, and the plugin's arguments:
+/// everything else, in order (unknown flags, `--` and what follows included).
+fn split_extension_args(rest: &[String]) -> (bool, bool, bool, Vec<String>) {
+    let (mut json, mut explain, mut help) = (false, false, false);
+    let mut args = Vec::new();
+    let mut passthrough = false;
+    for a in rest {
+        if !passthrough && a == "--" {
+            passthrough = true;
+        }
+        match gait_flag(a).filter(|_| !passthrough) {
+            Some(("json", v)) => json = v,
+            Some(("explain", v)) => explain = v,
+            Some((_, v)) => help = v,
+            None => args.push(a.clone()),
+        }
+    }
+    (json, explain, help, args)
+}
+
 /// Runs `gait <words> ...` when an installed native plugin declares those words (checked only
 /// after no builtin command matched). `None` when no plugin provides them.
 pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
@@ -856,20 +894,15 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
     let home = home(ctx);
     let (pin, words, consumed) = ops::find_extension(&home, args)?;
     ctx.command = words.clone();
-    let rest: Vec<String> = args[consumed..].to_vec();
-    let flag_set = |names: &[&str]| {
-        rest.iter()
-            .take_while(|a| *a != "--")
-            .any(|a| names.contains(&a.as_str()))
-    };
-    ctx.json = flag_set(&["--json", "-json", "--json=true", "-json=true"]);
-    if flag_set(&["--explain", "-explain"]) {
-        let summary = pin
-            .commands
-            .iter()
-            .find(|c| c.words == words)
-            .map(|c| c.summary.clone())
-            .unwrap_or_default();
+    let (json, explain, help, rest) = split_extension_args(&args[consumed..]);
+    ctx.json = json;
+    let summary = pin
+        .commands
+        .iter()
+        .find(|c| c.words == words)
+        .map(|c| c.summary.clone())
+        .unwrap_or_default();
+    if explain {
         let explain = format!(
             "{summary} (contributed by plugin {}@{})",
             pin.name, pin.version
@@ -881,13 +914,70 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
             explain.clone(),
         ));
     }
-    Some(run_extension(
-        &host(ctx),
-        &pin.name,
-        &words,
-        &rest,
-        ctx.json,
-    ))
+    if help {
+        // From the pin (the signed manifest's declared commands): nothing is loaded for help.
+        let usage = extension_usage(&words, &summary, &pin.name, &pin.version);
+        return Some(Response::ok(
+            &serde_json::json!({"ok": true, "command": format!("gait {words}"), "usage": usage}),
+            usage.clone(),
+        ));
+    }
+    Some(run_extension(&host(ctx), &pin.name, &words, &rest, json))
+}
+
+fn extension_usage(words: &str, summary: &str, plugin: &str, version: &str) -> String {
+    let mut out = format!("Usage: gait {words} [args] [--json]\n\n");
+    if !summary.is_empty() {
+        out.push_str(&format!("{summary}\n\n"));
+    }
+    out.push_str(&format!(
+        "Contributed by plugin {plugin}@{version}. gait reads --json, --explain and --help (before a\n\
+         `--`); every other argument, flags included, is passed to the plugin unchanged.\n"
+    ));
+    out
+}
+
+/// `gait <words>` when the words start commands of installed plugins but name none of them (as
+/// `gait example-native`): the group's words, its usage, and how many arguments it used.
+pub fn extension_group(ctx: &Ctx, args: &[String]) -> Option<(String, String, usize)> {
+    if builtin_namespace(args.first()?) {
+        return None;
+    }
+    let (group, consumed, members) = ops::find_extension_group(&home(ctx), args)?;
+    let mut usage =
+        format!("Usage: gait {group} <subcommand> [args]\n\nCommands (from installed plugins):\n");
+    usage.push_str(&contributed_table(&members));
+    usage.push_str("\nRun `gait <command> --help` for a command's usage.\n");
+    Some((group, usage, consumed))
+}
+
+fn contributed_table(commands: &[gait_registry::catalog::ContributedCommand]) -> String {
+    let width = commands.iter().map(|c| c.words.len()).max().unwrap_or(0);
+    commands
+        .iter()
+        .map(|c| {
+            let from = format!("[plugin {}@{}]", c.plugin, c.version);
+            let about = if c.summary.is_empty() {
+                from
+            } else {
+                format!("{} {from}", c.summary)
+            };
+            format!("  {:<width$}  {about}\n", c.words)
+        })
+        .collect()
+}
+
+/// The commands installed plugins contribute, for `gait --help` (read from the pins only when
+/// help is asked; empty when none are installed).
+pub fn installed_commands_usage(ctx: &Ctx) -> String {
+    let commands = ops::contributed_commands(&home(ctx));
+    if commands.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nCommands from installed plugins:\n{}",
+        contributed_table(&commands)
+    )
 }
 
 /// True when `word` starts a builtin command (`keys`, `plugin`, `registry`, …).
@@ -901,22 +991,12 @@ fn run_extension(
     host: &PluginHost,
     name: &str,
     words: &str,
-    rest: &[String],
+    args: &[String],
     json: bool,
 ) -> CmdResult {
     let plugin = host.extension(name)?;
-    let args: Vec<String> = rest
-        .iter()
-        .filter(|a| {
-            !matches!(
-                a.as_str(),
-                "--json" | "-json" | "--json=true" | "-json=true"
-            )
-        })
-        .cloned()
-        .collect();
     let out = plugin
-        .run(words, &args, json)
+        .run(words, args, json)
         .map_err(gait_host::plugin_error)?;
     let mut object = out.json;
     object
@@ -935,6 +1015,24 @@ mod tests {
             assert!(builtin_namespace(word), "{word}");
         }
         assert!(!builtin_namespace("example-native"));
+    }
+
+    #[test]
+    fn extension_args_keep_everything_but_gaits_own_flags() {
+        let v = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let (json, explain, help, args) = split_extension_args(&v(&[
+            "ada", "--json", "--loud", "-x=1", "--", "--json", "-h",
+        ]));
+        assert_eq!((json, explain, help), (true, false, false));
+        assert_eq!(args, v(&["ada", "--loud", "-x=1", "--", "--json", "-h"]));
+        let (json, _, help, args) = split_extension_args(&v(&["-json=true", "-json=false", "-h"]));
+        assert_eq!((json, help, args.len()), (false, true, 0));
+        let (_, explain, help, _) = split_extension_args(&v(&["--help=false", "-explain"]));
+        assert_eq!((explain, help), (true, false));
+        // Not gait's: other values, other names.
+        assert_eq!(gait_flag("--json=yes"), None);
+        assert_eq!(gait_flag("--helpme"), None);
+        assert_eq!(gait_flag("json"), None);
     }
 
     #[test]

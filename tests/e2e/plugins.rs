@@ -922,3 +922,95 @@ fn native_scaffold_builds_and_packs() {
     assert_eq!(packed["form"], "native");
     assert_eq!(packed["kind"], "grader");
 }
+
+/// Extension commands: `--help`/`-h` print the command's usage from its signed manifest (exit 0,
+/// nothing run); the plugin's name alone lists its commands like a builtin group (exit 6
+/// "missing subcommand"); `gait --help` lists installed plugins' commands; every argument but
+/// gait's own flags reaches the plugin (docs/plugins.md "Sign, publish, install").
+#[test]
+fn extension_commands_have_usage_and_own_their_arguments() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    let (code, before, _) = sb.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        !before.contains("Commands from installed plugins"),
+        "{before}"
+    );
+    publish_native(&sb, &private);
+    index(&sb, &private);
+    ok(
+        &sb,
+        &["plugin", "install", "example-native", "--registry", "reg"],
+    );
+    let summary = "Greet someone from a signed native plugin.";
+
+    for help in ["--help", "-h", "-help"] {
+        let (code, text, err) = sb.run(&["example-native", "hello", help]);
+        assert_eq!((code, err.as_str()), (0, ""), "{help}: {text}");
+        assert!(
+            text.starts_with("Usage: gait example-native hello"),
+            "{help}: {text}"
+        );
+        assert!(text.contains(summary), "{text}");
+        assert!(text.contains("example-native@0.1.0"), "{text}");
+        assert!(
+            !text.contains("hello, world"),
+            "the command must not run: {text}"
+        );
+    }
+    let v = ok(&sb, &["example-native", "hello", "ada", "--help"]);
+    assert_eq!(v["command"], "gait example-native hello");
+    assert!(v["usage"].as_str().unwrap().contains(summary));
+    assert!(v.get("greeting").is_none(), "{v}");
+
+    // The plugin's name alone: its commands, and the builtin groups' error.
+    let (code, text, _) = sb.run(&["example-native"]);
+    assert_eq!(code, 6);
+    assert!(
+        text.starts_with(
+            "example-native error: missing subcommand: gait example-native <subcommand>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("example-native hello") && text.contains(summary),
+        "{text}"
+    );
+    let (code, v) = json(&sb, &["example-native"]);
+    assert_eq!(
+        (code, v["error"].as_str(), v["error_code"].as_str()),
+        (
+            6,
+            Some("missing subcommand: gait example-native <subcommand>"),
+            Some("invalid_input")
+        )
+    );
+    let (code, v) = json(&sb, &["example-native", "bogus"]);
+    assert_eq!(code, 6);
+    assert_eq!(v["error"], "unknown example-native subcommand: bogus");
+    let v = ok(&sb, &["example-native", "--help"]);
+    assert!(
+        v["usage"]
+            .as_str()
+            .unwrap()
+            .contains("example-native hello"),
+        "{v}"
+    );
+    let (code, top, _) = sb.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        top.contains("Commands from installed plugins:")
+            && top.contains("example-native hello")
+            && top.contains(summary),
+        "{top}"
+    );
+
+    // Unknown flags are the plugin's (this one ignores dashed arguments), not a gait flag error.
+    let v = ok(&sb, &["example-native", "hello", "ada", "--loud", "-n=2"]);
+    assert_eq!(v["greeting"], "hello, ada");
+    // After `--` nothing is gait's: this --json reaches the plugin, so the output is text.
+    let (code, text, _) = sb.run(&["example-native", "hello", "--", "--json", "--help"]);
+    assert_eq!((code, text.as_str()), (0, "hello, world\n"));
+}
