@@ -51,35 +51,47 @@ pub fn resolve<'a>(
     index: &'a RegistryIndex,
     wanted: &Wanted,
 ) -> Result<(&'a IndexEntry, semver::Version), GaitError> {
+    let mut all = candidates(index, wanted)?;
+    Ok(all.swap_remove(0))
+}
+
+/// Every version of `wanted.name` in `index` matching its requirement, newest first (at least
+/// one; otherwise `plugin_version_not_found` listing what the index has).
+pub fn candidates<'a>(
+    index: &'a RegistryIndex,
+    wanted: &Wanted,
+) -> Result<Vec<(&'a IndexEntry, semver::Version)>, GaitError> {
     let mut listed = Vec::new();
-    let mut best: Option<(&IndexEntry, semver::Version)> = None;
+    let mut matching: Vec<(&IndexEntry, semver::Version)> = Vec::new();
     for e in index.entries.iter().filter(|e| e.name == wanted.name) {
         let Ok(v) = semver::Version::parse(&e.version) else {
             continue;
         };
         listed.push(e.version.clone());
-        if wanted.requirement.matches(&v) && best.as_ref().is_none_or(|(_, b)| v > *b) {
-            best = Some((e, v));
+        if wanted.requirement.matches(&v) {
+            matching.push((e, v));
         }
     }
-    best.ok_or_else(|| {
-        if listed.is_empty() {
-            codes::invalid(
-                codes::NO_MATCHING_VERSION,
-                format!("the registry has no plugin named {}", wanted.name),
-            )
-        } else {
-            codes::invalid(
-                codes::NO_MATCHING_VERSION,
-                format!(
-                    "no version of {} matches {} (available: {})",
-                    wanted.name,
-                    wanted.requirement_text,
-                    listed.join(", ")
-                ),
-            )
-            .with_hint("widen the requirement or pick one of the available versions")
-        }
+    if !matching.is_empty() {
+        matching.sort_by(|a, b| b.1.cmp(&a.1));
+        return Ok(matching);
+    }
+    Err(if listed.is_empty() {
+        codes::invalid(
+            codes::NO_MATCHING_VERSION,
+            format!("the registry has no plugin named {}", wanted.name),
+        )
+    } else {
+        codes::invalid(
+            codes::NO_MATCHING_VERSION,
+            format!(
+                "no version of {} matches {} (available: {})",
+                wanted.name,
+                wanted.requirement_text,
+                listed.join(", ")
+            ),
+        )
+        .with_hint("widen the requirement or pick one of the available versions")
     })
 }
 
@@ -118,6 +130,12 @@ mod tests {
             pick(&idx, "max-intents@>=2.1.0-beta.1").unwrap(),
             "2.1.0-beta.1"
         );
+        let all: Vec<String> = candidates(&idx, &parse_wanted("max-intents@^1").unwrap())
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        assert_eq!(all, ["1.10.1", "1.2.0", "1.0.0"]);
         let e = pick(&idx, "max-intents@^3").unwrap_err();
         assert_eq!(e.error_code(), codes::NO_MATCHING_VERSION);
         assert!(e.message.contains("available: 1.0.0"), "{}", e.message);

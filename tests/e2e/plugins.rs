@@ -1014,3 +1014,55 @@ fn extension_commands_have_usage_and_own_their_arguments() {
     let (code, text, _) = sb.run(&["example-native", "hello", "--", "--json", "--help"]);
     assert_eq!((code, text.as_str()), (0, "hello, world\n"));
 }
+
+/// `plugin install NAME` takes the newest version that can run in this gait: a newer version whose
+/// signed manifest requires another plugin API is passed over (docs/plugins.md, install step 3);
+/// when no matching version can run, the refusal is plugin_api_incompatible.
+#[test]
+fn install_takes_the_newest_version_this_gait_can_run() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    // 1.1.0 is built for plugin API 2.
+    ok(&sb, &["plugin", "new", "g", "--out", "src/g-1.1.0"]);
+    let src = sb.join("src/g-1.1.0/gait-plugin.json");
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(
+        &src,
+        text.replace("\"plugin_api\": \"^1.0.0\"", "\"plugin_api\": \"^2.0\"")
+            .replace("\"version\": \"0.1.0\"", "\"version\": \"1.1.0\""),
+    )
+    .unwrap();
+    ok(
+        &sb,
+        &["plugin", "pack", "src/g-1.1.0", "--out", "reg/g-1.1.0"],
+    );
+    ok(
+        &sb,
+        &["plugin", "sign", "reg/g-1.1.0", "--private-key", &private],
+    );
+    index(&sb, &private);
+
+    let got = ok(&sb, &["plugin", "install", "g", "--registry", "reg"]);
+    assert_eq!(got["plugins"][0]["version"], "1.0.0");
+    let v = refused(
+        &sb,
+        &["plugin", "install", "g@^1.1", "--registry", "reg"],
+        2,
+        "plugin_api_incompatible",
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("g requires plugin API"),
+        "{v}"
+    );
+    assert_eq!(installed(&sb), ["g"]);
+    let up = ok(&sb, &["plugin", "update"]);
+    assert_eq!(
+        (&up["plugins"][0]["to"], &up["plugins"][0]["updated"]),
+        (&json!("1.0.0"), &json!(false))
+    );
+}
