@@ -1066,3 +1066,81 @@ fn install_takes_the_newest_version_this_gait_can_run() {
         (&json!("1.0.0"), &json!(false))
     );
 }
+
+/// A relative registry in gait.lock is relative to the lockfile's directory (docs/plugins.md), so a
+/// project's lockfile installs from any working directory, and installs write it that way.
+#[test]
+fn a_relative_registry_in_a_lockfile_is_relative_to_the_lockfile() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    index(&sb, &private);
+    // The project: proj/ with its registry proj/reg, installed from inside proj.
+    std::fs::create_dir_all(sb.join("proj")).unwrap();
+    std::fs::rename(sb.join("reg"), sb.join("proj/reg")).unwrap();
+    let in_proj = |args: &[&str]| {
+        let out = sb
+            .gait()
+            .current_dir(sb.join("proj"))
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v)
+    };
+    let (code, v) = in_proj(&["plugin", "install", "g", "--registry", "reg"]);
+    assert_eq!(code, 0, "{v}");
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "reg");
+
+    // CI from the repository root: a fresh plugin home, the project's lockfile.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    let got = ok(
+        &sb,
+        &[
+            "plugin",
+            "install",
+            "--locked",
+            "--lockfile",
+            "proj/gait.lock",
+        ],
+    );
+    assert_eq!(got["plugins"][0]["version"], "1.0.0");
+    // Without --locked too: the lockfile's registry is used when --registry is not given.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    ok(
+        &sb,
+        &["plugin", "install", "g", "--lockfile", "proj/gait.lock"],
+    );
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "reg", "spelling kept");
+
+    // Installing from the root into the project's lockfile records the registry relative to it.
+    ok(
+        &sb,
+        &["plugin", "remove", "g", "--lockfile", "proj/gait.lock"],
+    );
+    std::fs::create_dir_all(sb.join("shared")).unwrap();
+    std::fs::rename(sb.join("proj/reg"), sb.join("shared/reg")).unwrap();
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "install",
+            "g",
+            "--registry",
+            "shared/reg",
+            "--lockfile",
+            "proj/gait.lock",
+        ],
+    );
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "../shared/reg");
+    // …which the project installs from inside proj/.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    let (code, v) = in_proj(&["plugin", "install", "--locked"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(installed(&sb), ["g"]);
+}
