@@ -5,7 +5,7 @@ mod support;
 
 use gait_engine::procx::{ProcessSpawner, SpawnOutcome, SpawnRequest};
 use gait_gate::broker::{BrokerCapabilities, CredentialBroker, CredentialRequest, EnvSnapshot};
-use gait_registry::authoring::Template;
+use gait_registry::authoring::{self, ApiDependency, Template};
 use std::path::Path;
 use support::Home;
 
@@ -151,9 +151,16 @@ fn builtin_names_stay_builtin_unless_replaced_and_off_is_never_a_plugin() {
         home.host().broker("stub").unwrap().unwrap().version(),
         "1.1.0"
     );
-    // `off` cannot be taken by a plugin.
-    home.publish(Template::RhaiBroker, "off", "9.0.0", None);
-    home.install("off");
+    // `off` cannot be taken by a plugin: not scaffolded, not installed, never resolved.
+    let e = authoring::scaffold(
+        Template::RhaiBroker,
+        "off",
+        &home.path("src/off"),
+        &ApiDependency::Git("unused".into()),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("reserved"), "{}", e.message);
+    assert!(gait_registry::resolve::parse_wanted("off").is_err());
     assert!(home.host().broker("off").unwrap().is_none());
 }
 

@@ -477,8 +477,10 @@ pub fn scaffold(
     out: &Path,
     api: &ApiDependency,
 ) -> Result<Vec<PathBuf>, GaitError> {
-    if let Some(p) = manifest::name_problem(name) {
-        return Err(GaitError::invalid(format!("plugin name {name:?} {p}")));
+    if let Some(p) = manifest::plugin_name_problem(name) {
+        return Err(GaitError::invalid(format!("plugin name {name:?} {p}")).with_hint(
+            "a plugin name is 1 to 64 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit; `off` is reserved",
+        ));
     }
     if out.exists()
         && std::fs::read_dir(out)

@@ -2,7 +2,7 @@
 
 use crate::codes;
 use crate::index::{IndexEntry, RegistryIndex};
-use crate::manifest::name_problem;
+use crate::manifest::plugin_name_problem;
 use gait_engine::GaitError;
 
 /// A plugin the user asked for: a name and a semver requirement (`*` when none was given).
@@ -22,7 +22,7 @@ pub fn parse_wanted(spec: &str) -> Result<Wanted, GaitError> {
         Some((n, r)) => (n.trim(), r.trim()),
         None => (spec, "*"),
     };
-    if let Some(p) = name_problem(name) {
+    if let Some(p) = plugin_name_problem(name) {
         return Err(GaitError::invalid(format!("plugin name {name:?} {p}"))
             .with_hint("write NAME or NAME@REQ, e.g. max-intents@^1.2"));
     }
@@ -152,6 +152,12 @@ mod tests {
         assert!(parse_wanted("Bad@1").is_err());
         assert!(parse_wanted("ok@not-a-req").is_err());
         assert!(parse_wanted("@1").is_err());
+        assert!(
+            parse_wanted("off")
+                .unwrap_err()
+                .message
+                .contains("reserved")
+        );
         assert_eq!(parse_wanted("ok").unwrap().requirement_text, "*");
         assert_eq!(parse_wanted("ok@1.2.3").unwrap().requirement_text, "=1.2.3");
     }

@@ -1144,3 +1144,71 @@ fn a_relative_registry_in_a_lockfile_is_relative_to_the_lockfile() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(installed(&sb), ["g"]);
 }
+
+/// `off` is the `--credential-broker` setting for "no broker"; docs/plugins.md says no plugin can
+/// take that name, so every step that names a plugin refuses it (exit 6, invalid input).
+#[test]
+fn no_plugin_can_be_named_off() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    let v = refused(
+        &sb,
+        &["plugin", "new", "off", "--template", "rhai-broker"],
+        6,
+        "invalid_input",
+    );
+    assert!(v["error"].as_str().unwrap().contains("reserved"), "{v}");
+    assert!(!sb.join("off").exists());
+    // A source written by hand does not pack.
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "new",
+            "offish",
+            "--template",
+            "rhai-broker",
+            "--out",
+            "src/off",
+        ],
+    );
+    let path = sb.join("src/off/gait-plugin.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"name\": \"offish\"", "\"name\": \"off\""),
+    )
+    .unwrap();
+    let v = refused(
+        &sb,
+        &["plugin", "pack", "src/off", "--out", "reg/off-0.1.0"],
+        6,
+        "plugin_manifest_invalid",
+    );
+    assert!(v["error"].as_str().unwrap().contains("reserved"), "{v}");
+    assert!(!sb.join("reg/off-0.1.0").exists());
+    // Installing it by name is refused before any registry is read.
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    index(&sb, &private);
+    refused(
+        &sb,
+        &["plugin", "install", "off", "--registry", "reg"],
+        6,
+        "invalid_input",
+    );
+    assert!(installed(&sb).is_empty());
+    // The builtin brokers' names stay available to plugins (a newer one replaces the builtin).
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "new",
+            "stub",
+            "--template",
+            "rhai-broker",
+            "--out",
+            "src/stub",
+        ],
+    );
+}
