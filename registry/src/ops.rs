@@ -376,13 +376,18 @@ pub fn trust_remove(home: &PluginHome, id: &str) -> Result<TrustedKey, GaitError
     with_trust(home, |s| s.remove(id))
 }
 
+/// Revokes a key; returns its entry and whether it was revoked before (then its first
+/// `revoked_at` and reason are kept: revoking again changes nothing).
 pub fn trust_revoke(
     home: &PluginHome,
     id: &str,
     reason: &str,
     now: GoTime,
-) -> Result<TrustedKey, GaitError> {
-    with_trust(home, |s| s.revoke(id, reason, now))
+) -> Result<(TrustedKey, bool), GaitError> {
+    with_trust(home, |s| {
+        let already = s.keys[s.find(id)?].is_revoked();
+        Ok((s.revoke(id, reason, now)?, already))
+    })
 }
 
 pub fn trust_list(home: &PluginHome) -> Result<Vec<TrustedKey>, GaitError> {

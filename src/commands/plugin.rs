@@ -391,7 +391,8 @@ struct ListOutput {
     plugins: Vec<catalog::ListedPlugin>,
 }
 
-fn run_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
+fn run_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    no_positionals(&p)?;
     let rows = host(ctx).list()?;
     let mut text = String::new();
     if rows.is_empty() {
@@ -487,6 +488,17 @@ struct NewOutput {
     path: String,
     template: String,
     files: Vec<String>,
+}
+
+/// Commands that take no arguments refuse stray ones (a typo must not pass silently).
+fn no_positionals(p: &Parsed) -> Result<(), GaitError> {
+    if p.positionals.is_empty() {
+        return Ok(());
+    }
+    Err(
+        GaitError::invalid(format!("unexpected arguments: {}", p.positionals.join(" ")))
+            .with_hint("this command takes no arguments; see --help"),
+    )
 }
 
 fn one_positional(p: &Parsed, what: &str) -> Result<String, GaitError> {
@@ -765,7 +777,8 @@ struct TrustListOutput {
     keys: Vec<TrustKeyRow>,
 }
 
-fn run_trust_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
+fn run_trust_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    no_positionals(&p)?;
     let keys: Vec<TrustKeyRow> = ops::trust_list(&home(ctx))?
         .into_iter()
         .map(TrustKeyRow::from)
@@ -829,13 +842,29 @@ pub static TRUST_REVOKE: Command = Command {
     run: run_trust_revoke,
 };
 
+#[derive(Serialize)]
+struct TrustRevokeOutput {
+    ok: bool,
+    /// The key was revoked before this call; its first `revoked_at` and reason are kept.
+    already_revoked: bool,
+    key: TrustKeyRow,
+}
+
 fn run_trust_revoke(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let id = one_positional(&p, "KEY_ID")?;
-    let key = ops::trust_revoke(&home(ctx), &id, &p.str("reason"), ctx.now())?;
-    let text = format!("plugin trust revoke ok: key_id={}", key.key_id);
+    let (key, already_revoked) = ops::trust_revoke(&home(ctx), &id, &p.str("reason"), ctx.now())?;
+    let text = match (&key.revoked_at, already_revoked) {
+        (Some(at), true) => format!(
+            "plugin trust revoke ok: key_id={} was already revoked at {} (first revocation kept)",
+            key.key_id,
+            at.rfc3339()
+        ),
+        _ => format!("plugin trust revoke ok: key_id={}", key.key_id),
+    };
     Response::ok(
-        &TrustChangeOutput {
+        &TrustRevokeOutput {
             ok: true,
+            already_revoked,
             key: key.into(),
         },
         text,

@@ -1212,3 +1212,36 @@ fn no_plugin_can_be_named_off() {
         ],
     );
 }
+
+/// Small contracts: commands that take no arguments refuse stray ones (exit 6, like every command
+/// with unexpected arguments); revoking a revoked key keeps the first revocation and says so.
+#[test]
+fn list_refuses_arguments_and_revoking_twice_keeps_the_first_revocation() {
+    let sb = Sandbox::new();
+    for args in [
+        &["plugin", "list", "extra"][..],
+        &["plugin", "trust", "list", "extra"][..],
+    ] {
+        let v = refused(&sb, args, 6, "invalid_input");
+        assert_eq!(v["error"], "unexpected arguments: extra");
+    }
+    let (_, public) = publisher(&sb, "acme");
+    let added = ok(&sb, &["plugin", "trust", "add", &public]);
+    let id = added["key"]["key_id"].as_str().unwrap().to_string();
+    let first = ok(
+        &sb,
+        &["plugin", "trust", "revoke", &id, "--reason", "leaked"],
+    );
+    assert_eq!(first["already_revoked"], false);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = ok(
+        &sb,
+        &["plugin", "trust", "revoke", &id, "--reason", "other"],
+    );
+    assert_eq!(again["already_revoked"], true);
+    assert_eq!(again["key"]["revoked_at"], first["key"]["revoked_at"]);
+    assert_eq!(again["key"]["revoked_reason"], "leaked");
+    let (code, text, _) = sb.run(&["plugin", "trust", "revoke", &id]);
+    assert_eq!(code, 0);
+    assert!(text.contains("was already revoked at"), "{text}");
+}
