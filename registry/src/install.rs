@@ -452,8 +452,25 @@ pub fn verify_pin(
     pin: &Pin,
     keep_entry: bool,
 ) -> Result<InstalledPlugin, GaitError> {
-    let dir = home.installed_dir(pin)?;
     let what = format!("installed plugin {}@{}", pin.name, pin.version);
+    // Every refusal names the plugin exactly once, at the start, whichever check made it.
+    check_pin(home, trust, pin, keep_entry, &what).map_err(|e| {
+        if e.message.starts_with(&what) {
+            e
+        } else {
+            e.context(&what)
+        }
+    })
+}
+
+fn check_pin(
+    home: &PluginHome,
+    trust: &TrustStore,
+    pin: &Pin,
+    keep_entry: bool,
+    what: &str,
+) -> Result<InstalledPlugin, GaitError> {
+    let dir = home.installed_dir(pin)?;
     let manifest_path = dir.join("manifest.json");
     let bytes = fsx::read_bounded(&manifest_path, manifest::MAX_MANIFEST_BYTES).map_err(|e| {
         codes::refuse(
@@ -476,7 +493,7 @@ pub fn verify_pin(
         )
         .with_hint(format!("reinstall it: gait plugin install {}", pin.name)));
     }
-    let key_ids = trust.require(&what, &verified.manifest.signatures, &verified.digest)?;
+    let key_ids = trust.require(what, &verified.manifest.signatures, &verified.digest)?;
     check_compatible(&verified)?;
     let mut entry_bytes = None;
     for f in &verified.manifest.files {
@@ -486,6 +503,7 @@ pub fn verify_pin(
                 codes::FILE_MODIFIED,
                 format!("{what}: file {} unreadable: {e}", f.path),
             )
+            .with_hint(format!("reinstall it: gait plugin install {}", pin.name))
         })?;
         if sha256_hex(&bytes) != f.sha256 {
             return Err(codes::refuse(

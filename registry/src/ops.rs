@@ -304,9 +304,12 @@ pub struct VerifyRow {
     pub error: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub error_code: String,
+    /// What to do about the refusal.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hint: String,
 }
 
-/// Verifies installed plugins (all, or the named ones).
+/// Verifies installed plugins (all, or the named ones). A refusal's message names the plugin.
 pub fn verify(home: &PluginHome, names: &[String]) -> Result<Vec<VerifyRow>, GaitError> {
     let pins: Vec<Pin> = if names.is_empty() {
         home.pins()?
@@ -328,6 +331,7 @@ pub fn verify(home: &PluginHome, names: &[String]) -> Result<Vec<VerifyRow>, Gai
                 key_ids: v.key_ids,
                 error: String::new(),
                 error_code: String::new(),
+                hint: String::new(),
             },
             Err(e) => VerifyRow {
                 name: pin.name,
@@ -336,6 +340,7 @@ pub fn verify(home: &PluginHome, names: &[String]) -> Result<Vec<VerifyRow>, Gai
                 manifest_digest: pin.manifest_digest,
                 key_ids: Vec::new(),
                 error_code: e.error_code(),
+                hint: e.hint.clone().unwrap_or_default(),
                 error: e.message,
             },
         })

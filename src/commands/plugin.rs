@@ -331,6 +331,12 @@ struct VerifyOutput {
     plugins: Vec<ops::VerifyRow>,
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+    /// The first failing plugin's own code (`plugin_file_modified`, `plugin_key_revoked`, …), so a
+    /// script can branch on the top level as for any other refusal.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    error_code: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    hint: String,
 }
 
 fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
@@ -344,19 +350,35 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
                 r.name, r.version, r.manifest_digest
             ));
         } else {
+            // The error already names the plugin (`installed plugin NAME@VERSION: …`).
             text.push_str(&format!(
-                "plugin verify error: {}@{}: {} ({})\n",
-                r.name, r.version, r.error, r.error_code
+                "plugin verify error: {} ({})\n",
+                r.error, r.error_code
             ));
         }
     }
     if rows.is_empty() {
         text.push_str("plugin verify ok: no plugins installed\n");
     }
-    let error = match failed.len() {
-        0 => String::new(),
-        1 => failed[0].error.clone(),
-        n => format!("{n} installed plugins failed verification"),
+    let (error, error_code, hint) = match failed.as_slice() {
+        [] => (String::new(), String::new(), String::new()),
+        [one] => (one.error.clone(), one.error_code.clone(), one.hint.clone()),
+        [first, ..] => (
+            format!(
+                "{} installed plugins failed verification; the first: {}",
+                failed.len(),
+                first.error
+            ),
+            first.error_code.clone(),
+            if first.hint.is_empty() {
+                "each plugin's error and hint are under plugins[]".to_string()
+            } else {
+                format!(
+                    "{} (each plugin's error and hint are under plugins[])",
+                    first.hint
+                )
+            },
+        ),
     };
     let code = if failed.is_empty() {
         exit::OK
@@ -369,6 +391,8 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
             ok: failed.is_empty(),
             plugins: rows,
             error,
+            error_code,
+            hint,
         },
         text,
     )
@@ -377,8 +401,8 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 pub static LIST: Command = Command {
     path: "plugin list",
     synopsis: "",
-    summary: "List builtin and installed plugins: name, version, kind, form, origin, pin.",
-    explain: "Lists every plugin gait knows, builtin or installed, with its version, kind, form, origin and pin, and marks which one of a name is active.",
+    summary: "List builtin and installed plugins: name, version, kind, form, status, origin, pin.",
+    explain: "Lists every plugin gait knows, builtin or installed, with its version, kind, form, origin and pin, marks which one of a name is active, and verifies each installed plugin as loading it would (status ok, or refused with the reason).",
     flags: &[],
     order: Order::Interspersed,
     custom_explain: false,
@@ -400,8 +424,8 @@ fn run_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
             "no plugins: install one with `gait plugin install NAME --registry DIR|URL`\n",
         );
     } else {
-        let header = ["NAME", "VERSION", "KIND", "FORM", "ORIGIN", "PIN"];
-        let cells: Vec<[String; 6]> = rows
+        let header = ["NAME", "VERSION", "KIND", "FORM", "STATUS", "ORIGIN", "PIN"];
+        let cells: Vec<[String; 7]> = rows
             .iter()
             .map(|r| {
                 [
@@ -413,6 +437,11 @@ fn run_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
                     r.version.clone(),
                     r.kind.to_string(),
                     r.form.to_string(),
+                    if r.verified {
+                        "ok".into()
+                    } else {
+                        format!("refused ({})", r.error_code)
+                    },
                     r.origin.clone(),
                     if r.pin.is_empty() {
                         "-".into()

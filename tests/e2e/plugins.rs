@@ -329,16 +329,50 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
 
     let verified = ok(&sb, &["plugin", "verify"]);
     assert_eq!(verified["plugins"][0]["ok"], true);
+    assert_eq!(listed(&sb, "max-intents")[0]["verified"], true);
 
-    // An installed file changed after install: verify fails (exit 2) and names the file.
+    // An installed file changed after install: verify fails (exit 2) and names the file. The top
+    // level carries the plugin's own code and hint (docs/plugins.md "Errors"), not the generic
+    // verification_failed.
     std::fs::write(
         dir.join("grader.rhai"),
         b"fn grade(f) { #{status: \"pass\"} }",
     )
     .unwrap();
-    let v = refused(&sb, &["plugin", "verify"], 2, "verification_failed");
+    let v = refused(&sb, &["plugin", "verify"], 2, "plugin_file_modified");
     assert_eq!(v["plugins"][0]["error_code"], "plugin_file_modified");
     assert!(v["error"].as_str().unwrap().contains("grader.rhai"));
+    assert_eq!(v["hint"], v["plugins"][0]["hint"]);
+    assert!(
+        v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("gait plugin install max-intents"),
+        "{v}"
+    );
+    // The text form names the plugin once.
+    let (code, text, _) = sb.run(&["plugin", "verify"]);
+    assert_eq!(code, 2);
+    assert!(
+        text.starts_with(
+            "plugin verify error: installed plugin max-intents@0.1.0: file grader.rhai changed"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("(plugin_file_modified)"),
+        "{text}"
+    );
+    // `plugin list` says so too: still the active max-intents (nothing else would step in), but
+    // refused at load.
+    let row = &listed(&sb, "max-intents")[0];
+    assert_eq!(
+        (&row["active"], &row["verified"], &row["error_code"]),
+        (&json!(true), &json!(false), &json!("plugin_file_modified"))
+    );
+    let (code, text, _) = sb.run(&["plugin", "list"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("refused (plugin_file_modified)"), "{text}");
     // …and regress run refuses to load it: no fixture is graded, no result is written.
     std::fs::remove_file(sb.join("regress_result.json")).unwrap();
     let v = refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
@@ -446,7 +480,7 @@ fn native_plugin_install_list_run_verify_remove() {
     bytes[last] ^= 0xff;
     std::fs::write(&lib, &bytes).unwrap();
     refused(&sb, &["example-native", "hello"], 2, "plugin_file_modified");
-    refused(&sb, &["plugin", "verify"], 2, "verification_failed");
+    refused(&sb, &["plugin", "verify"], 2, "plugin_file_modified");
     std::fs::remove_file(sb.join("regress_result.json")).unwrap();
     refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
     assert!(!sb.join("regress_result.json").exists());
