@@ -4,9 +4,13 @@
 //! A broker script gets two read-only inputs: `request`, the credential request (with its
 //! `request_digest`), and `env`, holding only the environment variables its signed manifest
 //! declares — the CLI builds that snapshot and nothing else reaches the script. It returns a
-//! *reference* to a credential. What it prints is dropped; an error it raises is reported with every
-//! value of its environment snapshot redacted, so a secret the script read cannot reach an output,
-//! a trace or an evidence file through gait.
+//! *reference* to a credential. What it prints is dropped, and so is the text of an error it raises
+//! at run time: gait reports only that the script failed and how (`runtime error`, `bad result`,
+//! or the sandbox limit it hit). Redacting the environment's values from that text would not be
+//! enough — a script that transforms a secret (slices, encodes, concatenates it) can put it in its
+//! own error text in a form no literal replacement finds — so a secret the script read cannot reach
+//! an output, a trace or an evidence file through gait. Compile errors, found when the broker is
+//! loaded and before it sees any value, keep their text.
 
 use crate::{PluginHost, Source};
 use gait_engine::GaitError;
@@ -123,6 +127,16 @@ fn failure(name: &str, message: String) -> BrokerError {
         message.push('…');
     }
     BrokerError::missing(message)
+}
+
+/// What a failed broker script is reported as: the kind of failure, never the script's text.
+fn script_failed(kind: &ErrorKind) -> String {
+    let what = match kind {
+        ErrorKind::Limit(l) => format!("{} limit", l.as_str()),
+        ErrorKind::Runtime => "runtime error".to_string(),
+        ErrorKind::BadResult => "bad result".to_string(),
+    };
+    format!("script failed ({what})")
 }
 
 /// `text` with every non-empty value of `secrets` replaced (longest first).
@@ -256,17 +270,13 @@ impl CredentialBroker for ScriptBroker {
         ];
         let out = match self.sandbox.run(&self.compiled, &inputs) {
             Ok(out) => out,
-            Err(e) => {
-                let what = match e.kind {
-                    ErrorKind::Limit(l) => format!("stopped by the sandbox's {} limit", l.as_str()),
-                    ErrorKind::Runtime | ErrorKind::BadResult => {
-                        format!("script error: {}", redact(&e.to_string(), &secrets))
-                    }
-                };
-                return Err(failure(&self.name, what));
-            }
+            // Never the error's text (see the module comment): only the kind of failure.
+            Err(e) => return Err(failure(&self.name, script_failed(&e.kind))),
         };
-        let cred = credential(&self.name, out.value).map_err(|m| failure(&self.name, m))?;
+        // These messages are gait's own and name keys and types, never values; the one thing in
+        // them the script chose (an unknown key's name) is redacted like the environment's values.
+        let cred = credential(&self.name, out.value)
+            .map_err(|m| failure(&self.name, redact(&m, &secrets)))?;
         check_credential_ref(&cred.credential_ref).map_err(|e| failure(&self.name, e.message))?;
         Ok(cred)
     }
@@ -322,5 +332,21 @@ mod tests {
         );
         let long = failure("b", "x".repeat(2000));
         assert!(long.message.len() <= MAX_MESSAGE + 3);
+    }
+
+    #[test]
+    fn script_failures_report_only_their_kind() {
+        assert_eq!(
+            script_failed(&ErrorKind::Runtime),
+            "script failed (runtime error)"
+        );
+        assert_eq!(
+            script_failed(&ErrorKind::BadResult),
+            "script failed (bad result)"
+        );
+        assert_eq!(
+            script_failed(&ErrorKind::Limit(gait_sandbox::Limit::Operations)),
+            "script failed (operations limit)"
+        );
     }
 }

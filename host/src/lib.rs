@@ -32,8 +32,10 @@ use gait_engine::GaitError;
 use gait_engine::plugin::{PluginError, PluginErrorKind, PluginKind};
 use gait_registry::catalog::{self, BuiltinPlugin, ListedPlugin};
 use gait_registry::codes;
+use gait_registry::install;
 use gait_registry::loader::{self, LoadOptions, NativePlugin, ScriptPlugin};
 use gait_registry::store::{Pin, PluginHome};
+use gait_registry::trust::TrustStore;
 use gait_sandbox::{Limits, Sandbox};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -111,9 +113,17 @@ impl PluginHost {
             .get_or_init(|| Arc::new(Sandbox::new(self.limits.clone())))
     }
 
-    /// Every plugin, builtin and installed, as `gait plugin list` shows them.
+    /// Every plugin, builtin and installed, as `gait plugin list` shows them; each installed one
+    /// verified as its loader would (so the listing says which would be refused).
     pub fn list(&self) -> Result<Vec<ListedPlugin>, GaitError> {
-        Ok(catalog::list(&builtin_plugins(), &self.home.pins()?))
+        let pins = self.home.pins()?;
+        let trust = if pins.is_empty() {
+            TrustStore::default()
+        } else {
+            TrustStore::load(&self.home.trust_path())?
+        };
+        let verify = |pin: &Pin| install::verify_pin(&self.home, &trust, pin, false).err();
+        Ok(catalog::list(&builtin_plugins(), &pins, &verify))
     }
 
     /// Which plugin `name` of `kind` is active: the installed one when there is no builtin of that

@@ -5,7 +5,7 @@ mod support;
 
 use gait_engine::procx::{ProcessSpawner, SpawnOutcome, SpawnRequest};
 use gait_gate::broker::{BrokerCapabilities, CredentialBroker, CredentialRequest, EnvSnapshot};
-use gait_registry::authoring::Template;
+use gait_registry::authoring::{self, ApiDependency, Template};
 use std::path::Path;
 use support::Home;
 
@@ -72,13 +72,15 @@ fn the_scaffolded_broker_issues_a_reference() {
     );
     assert_eq!(cred.subject, "agent.vec");
     assert_eq!(cred.target_binding, "ab".repeat(32));
-    // Unset: the script refuses, and says so.
+    // It binds the target, so it must name the request it answers (gate/src/broker/receipt.rs
+    // refuses a binding receipt without request_digest).
+    assert_eq!(cred.request_digest, request().digest());
+    // Unset: the script refuses; gait reports that it failed, not the script's text.
     let e = issue(&broker, &EnvSnapshot::default()).unwrap_err();
     assert_eq!(e.reason_code, "broker_credential_missing");
-    assert!(
-        e.message.contains("EXAMPLE_TOKEN_REF is not set"),
-        "{}",
-        e.message
+    assert_eq!(
+        e.message,
+        "broker plugin demo-broker: script failed (runtime error)"
     );
 }
 
@@ -105,6 +107,10 @@ fn secrets_never_reach_messages() {
         r#"#{ credential_ref: "x", secret: env.EXAMPLE_TOKEN_REF }"#,
         r#"#{ credential_ref: 5 }"#,
         r#"let s = env.EXAMPLE_TOKEN_REF; loop { s += s; }"#,
+        // Transformed secrets: no literal replacement of the value finds these.
+        r#"throw `token tail ${env.EXAMPLE_TOKEN_REF.sub_string(1)}`;"#,
+        r#"let s = env.EXAMPLE_TOKEN_REF; throw s.to_upper();"#,
+        r#"let s = env.EXAMPLE_TOKEN_REF; let r = ""; for c in s.chars() { r = c.to_string() + r; } throw r;"#,
     ]
     .iter()
     .enumerate()
@@ -116,7 +122,11 @@ fn secrets_never_reach_messages() {
         let broker = home.host().broker(&name).unwrap().unwrap();
         let e = issue(&broker, &env).unwrap_err();
         assert_eq!(e.reason_code, "broker_credential_missing", "{script}");
-        assert!(!e.message.contains(SECRET), "{script}: {}", e.message);
+        let upper = SECRET.to_uppercase();
+        let reversed: String = SECRET.chars().rev().collect();
+        for leak in [SECRET, &SECRET[1..], &upper, &reversed] {
+            assert!(!e.message.contains(leak), "{script}: {}", e.message);
+        }
         assert!(
             e.message.starts_with(&format!("broker plugin {name}: ")),
             "{}",
@@ -141,9 +151,16 @@ fn builtin_names_stay_builtin_unless_replaced_and_off_is_never_a_plugin() {
         home.host().broker("stub").unwrap().unwrap().version(),
         "1.1.0"
     );
-    // `off` cannot be taken by a plugin.
-    home.publish(Template::RhaiBroker, "off", "9.0.0", None);
-    home.install("off");
+    // `off` cannot be taken by a plugin: not scaffolded, not installed, never resolved.
+    let e = authoring::scaffold(
+        Template::RhaiBroker,
+        "off",
+        &home.path("src/off"),
+        &ApiDependency::Git("unused".into()),
+    )
+    .unwrap_err();
+    assert!(e.message.contains("reserved"), "{}", e.message);
+    assert!(gait_registry::resolve::parse_wanted("off").is_err());
     assert!(home.host().broker("off").unwrap().is_none());
 }
 

@@ -477,8 +477,10 @@ pub fn scaffold(
     out: &Path,
     api: &ApiDependency,
 ) -> Result<Vec<PathBuf>, GaitError> {
-    if let Some(p) = manifest::name_problem(name) {
-        return Err(GaitError::invalid(format!("plugin name {name:?} {p}")));
+    if let Some(p) = manifest::plugin_name_problem(name) {
+        return Err(GaitError::invalid(format!("plugin name {name:?} {p}")).with_hint(
+            "a plugin name is 1 to 64 characters of a-z, 0-9, `_` and `-`, starting with a letter or digit; `off` is reserved",
+        ));
     }
     if out.exists()
         && std::fs::read_dir(out)
@@ -591,11 +593,14 @@ if code == 0 {
 
 const RHAI_BROKER: &str = r#"// A gait credential broker plugin. For an allowed call whose rule requires a broker credential,
 // gait runs this script with `request` (tool_name, identity, workspace, session_id, request_id,
-// run_id, job_id, reference, scope, target_binding) and `env`, which holds only the environment
-// variables this plugin's manifest declares. Return a *reference* to a credential, never the
-// secret itself:
+// run_id, job_id, reference, scope, target_binding, request_digest) and `env`, which holds only
+// the environment variables this plugin's manifest declares. Return a *reference* to a
+// credential, never the secret itself:
 //   #{ credential_ref: "..", source, access_type, issuer, subject, owner, ttl_seconds, .. }
-// Throwing an error refuses the credential, and the call is blocked.
+// A receipt that binds the credential (target_binding, run_binding, job_binding, scope) must
+// also name the request it answers (request_digest), or the gate refuses it.
+// Throwing an error refuses the credential, and the call is blocked (gait reports only that the
+// script failed, never its error text, which could hold a value the script read).
 
 let name = env.EXAMPLE_TOKEN_REF;
 if name == () || name == "" {
@@ -608,6 +613,7 @@ if name == () || name == "" {
     issuer: "example",
     subject: request.identity,
     target_binding: request.target_binding,
+    request_digest: request.request_digest,
     ttl_seconds: 300
 }
 "#;

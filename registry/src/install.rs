@@ -4,10 +4,12 @@
 //! 1. the registry is reachable under the caller's transport rules (allowlist, https, caps);
 //! 2. `index.json` is signed by a trusted, unrevoked key, not expired, not older than the newest
 //!    index seen from this registry, and not a different index under the same version;
-//! 3. the highest version matching the requirement (or exactly the lockfile's) is chosen;
-//! 4. its manifest's digest equals the index entry's (and the lockfile's), it is signed by a
-//!    trusted key (the lockfile's key, under `--locked`), its plugin-API requirement matches this
-//!    gait and a native library was built for this platform;
+//! 3. the versions matching the requirement are tried newest first (under `--locked`, exactly the
+//!    lockfile's): a manifest whose digest equals the index entry's but whose plugin-API
+//!    requirement or platform excludes this gait is passed over for the next older version;
+//! 4. the chosen manifest's digest equals the index entry's (and the lockfile's), it is signed by
+//!    a trusted key (the lockfile's key, under `--locked`), its plugin-API requirement matches
+//!    this gait and a native library was built for this platform;
 //! 5. every file's sha256 matches the manifest;
 //! 6. the files are written to a staging directory, renamed into the store, and the pin is
 //!    replaced atomically — under the plugin home's lock. A refusal at any step leaves nothing
@@ -103,12 +105,14 @@ fn fetch_index(
     })
 }
 
+/// The index entries to try, in order: every version matching the requirement, newest first
+/// (the first whose manifest can run in this gait is installed), or exactly the lockfile's.
 fn choose<'a>(
     idx: &'a RegistryIndex,
     req: &InstallRequest,
-) -> Result<(&'a IndexEntry, semver::Version), GaitError> {
+) -> Result<Vec<(&'a IndexEntry, semver::Version)>, GaitError> {
     let Some(lock) = &req.locked else {
-        return resolve::resolve(idx, &req.wanted);
+        return resolve::candidates(idx, &req.wanted);
     };
     let version = semver::Version::parse(&lock.version)
         .map_err(|e| GaitError::invalid(format!("lockfile version {:?}: {e}", lock.version)))?;
@@ -131,7 +135,79 @@ fn choose<'a>(
         )
         .with_hint("review the change; update the lockfile deliberately by installing without --locked"));
     }
-    Ok((entry, version))
+    Ok(vec![(entry, version)])
+}
+
+/// Fetches an index entry's manifest and checks it is the very manifest the signed index names
+/// (digest) and describes that entry. After this its content is as trustworthy as the index.
+fn fetch_manifest(
+    fetcher: &dyn Fetcher,
+    entry: &IndexEntry,
+    version: &semver::Version,
+    settings: &FetchSettings,
+) -> Result<(Vec<u8>, Verified), GaitError> {
+    let manifest_bytes = fetcher.fetch(
+        &entry.manifest,
+        settings.max_bytes.min(manifest::MAX_MANIFEST_BYTES),
+    )?;
+    let verified = manifest::decode(&manifest_bytes)?;
+    let m = &verified.manifest;
+    if verified.digest != entry.manifest_digest {
+        return Err(codes::refuse(
+            codes::DIGEST_MISMATCH,
+            format!(
+                "manifest of {}@{} has digest {}, the signed index says {}",
+                entry.name, entry.version, verified.digest, entry.manifest_digest
+            ),
+        )
+        .with_hint("the registry's files were changed after the index was signed; do not use it"));
+    }
+    if m.name != entry.name
+        || verified.version != *version
+        || m.kind != entry.kind
+        || m.form != entry.form
+    {
+        return Err(codes::refuse(
+            codes::MANIFEST_INVALID,
+            format!(
+                "manifest {} describes {}@{} ({} {}), not the index entry {}@{}",
+                entry.manifest, m.name, m.version, m.form, m.kind, entry.name, entry.version
+            ),
+        ));
+    }
+    Ok((manifest_bytes, verified))
+}
+
+/// The newest candidate whose manifest can run in this gait (plugin API, platform). Older
+/// versions are considered only after a newer one's manifest — authenticated by the signed
+/// index's digest, so a mirror cannot fake an incompatibility to force a downgrade — says it
+/// cannot run here. Under `--locked` the one candidate is returned as it is (and refused later if
+/// it cannot run). None compatible: the newest one's refusal.
+fn pick_compatible(
+    fetcher: &dyn Fetcher,
+    candidates: Vec<(&IndexEntry, semver::Version)>,
+    req: &InstallRequest,
+) -> Result<(IndexEntry, Vec<u8>, Verified), GaitError> {
+    let tried = candidates.len();
+    let mut newest_refusal: Option<GaitError> = None;
+    for (entry, version) in candidates {
+        let (bytes, verified) = fetch_manifest(fetcher, entry, &version, &req.settings)?;
+        if req.locked.is_none()
+            && let Err(e) = check_compatible(&verified)
+        {
+            newest_refusal.get_or_insert(e);
+            continue;
+        }
+        return Ok((entry.clone(), bytes, verified));
+    }
+    Err(match newest_refusal {
+        Some(e) if tried > 1 => e.context(&format!(
+            "none of the {tried} versions of {} matching {} can run in this gait; the newest",
+            req.wanted.name, req.wanted.requirement_text
+        )),
+        Some(e) => e,
+        None => GaitError::internal("no candidate version to install"),
+    })
 }
 
 /// Checks that a verified manifest may run in this gait (API requirement, platform).
@@ -212,38 +288,9 @@ pub fn install(
     let fetcher = source::open(&source, &req.settings)?;
     let trust = TrustStore::load(&home.trust_path())?;
     let open = fetch_index(home, &trust, &source, fetcher.as_ref(), &req.settings, now)?;
-    let (entry, version) = choose(&open.index, req)?;
-    let entry = entry.clone();
-
-    let manifest_bytes = fetcher.fetch(
-        &entry.manifest,
-        req.settings.max_bytes.min(manifest::MAX_MANIFEST_BYTES),
-    )?;
-    let verified = manifest::decode(&manifest_bytes)?;
+    let (entry, manifest_bytes, verified) =
+        pick_compatible(fetcher.as_ref(), choose(&open.index, req)?, req)?;
     let m = &verified.manifest;
-    if verified.digest != entry.manifest_digest {
-        return Err(codes::refuse(
-            codes::DIGEST_MISMATCH,
-            format!(
-                "manifest of {}@{} has digest {}, the signed index says {}",
-                entry.name, entry.version, verified.digest, entry.manifest_digest
-            ),
-        )
-        .with_hint("the registry's files were changed after the index was signed; do not use it"));
-    }
-    if m.name != entry.name
-        || verified.version != version
-        || m.kind != entry.kind
-        || m.form != entry.form
-    {
-        return Err(codes::refuse(
-            codes::MANIFEST_INVALID,
-            format!(
-                "manifest {} describes {}@{} ({} {}), not the index entry {}@{}",
-                entry.manifest, m.name, m.version, m.form, m.kind, entry.name, entry.version
-            ),
-        ));
-    }
     let what = format!("plugin {}@{}", m.name, m.version);
     let key_ids = trust.require(&what, &m.signatures, &verified.digest)?;
     if let Some(lock) = &req.locked
@@ -405,8 +452,25 @@ pub fn verify_pin(
     pin: &Pin,
     keep_entry: bool,
 ) -> Result<InstalledPlugin, GaitError> {
-    let dir = home.installed_dir(pin)?;
     let what = format!("installed plugin {}@{}", pin.name, pin.version);
+    // Every refusal names the plugin exactly once, at the start, whichever check made it.
+    check_pin(home, trust, pin, keep_entry, &what).map_err(|e| {
+        if e.message.starts_with(&what) {
+            e
+        } else {
+            e.context(&what)
+        }
+    })
+}
+
+fn check_pin(
+    home: &PluginHome,
+    trust: &TrustStore,
+    pin: &Pin,
+    keep_entry: bool,
+    what: &str,
+) -> Result<InstalledPlugin, GaitError> {
+    let dir = home.installed_dir(pin)?;
     let manifest_path = dir.join("manifest.json");
     let bytes = fsx::read_bounded(&manifest_path, manifest::MAX_MANIFEST_BYTES).map_err(|e| {
         codes::refuse(
@@ -429,7 +493,7 @@ pub fn verify_pin(
         )
         .with_hint(format!("reinstall it: gait plugin install {}", pin.name)));
     }
-    let key_ids = trust.require(&what, &verified.manifest.signatures, &verified.digest)?;
+    let key_ids = trust.require(what, &verified.manifest.signatures, &verified.digest)?;
     check_compatible(&verified)?;
     let mut entry_bytes = None;
     for f in &verified.manifest.files {
@@ -439,6 +503,7 @@ pub fn verify_pin(
                 codes::FILE_MODIFIED,
                 format!("{what}: file {} unreadable: {e}", f.path),
             )
+            .with_hint(format!("reinstall it: gait plugin install {}", pin.name))
         })?;
         if sha256_hex(&bytes) != f.sha256 {
             return Err(codes::refuse(

@@ -107,6 +107,24 @@ pub fn name_problem(name: &str) -> Option<&'static str> {
     None
 }
 
+/// Names no plugin may take, whatever its kind: `off` is the `--credential-broker` setting that
+/// means "no broker" (and the gate's default), so a plugin of that name could never be selected
+/// and would only confuse. The builtin brokers' names (`stub`, `env`, `command`) are not reserved:
+/// an installed newer credential broker of one of those names replaces the builtin by design.
+pub const RESERVED_NAMES: &[&str] = &["off"];
+
+/// [`name_problem`], plus the reserved names: the rule for a plugin's own name (scaffold, pack,
+/// sign, index, install, verify). Index entries and pins are read with the syntactic rule only, so
+/// a registry that lists a reserved name stays usable for its other plugins.
+pub fn plugin_name_problem(name: &str) -> Option<&'static str> {
+    if RESERVED_NAMES.contains(&name) {
+        return Some(
+            "is reserved: `--credential-broker off` means no broker, so no plugin can take that name",
+        );
+    }
+    name_problem(name)
+}
+
 fn word_ok(w: &str) -> bool {
     !w.is_empty()
         && w.len() <= 32
@@ -151,7 +169,7 @@ impl PluginManifest {
                 self.schema_id, self.schema_version
             )));
         }
-        if let Some(p) = name_problem(&self.name) {
+        if let Some(p) = plugin_name_problem(&self.name) {
             return Err(bad(format!("plugin name {:?} {p}", self.name)));
         }
         let version = semver::Version::parse(&self.version).map_err(|e| {
@@ -399,6 +417,9 @@ pub(crate) mod tests {
         let mut m = sample();
         m.name = "Bad Name".into();
         assert!(refused(&m).contains("plugin name"));
+        let mut m = sample();
+        m.name = "off".into();
+        assert!(refused(&m).contains("reserved"));
         let mut m = sample();
         m.version = "1.2".into();
         assert!(refused(&m).contains("not semver"));

@@ -2,7 +2,7 @@
 
 use crate::codes;
 use crate::index::{IndexEntry, RegistryIndex};
-use crate::manifest::name_problem;
+use crate::manifest::plugin_name_problem;
 use gait_engine::GaitError;
 
 /// A plugin the user asked for: a name and a semver requirement (`*` when none was given).
@@ -22,7 +22,7 @@ pub fn parse_wanted(spec: &str) -> Result<Wanted, GaitError> {
         Some((n, r)) => (n.trim(), r.trim()),
         None => (spec, "*"),
     };
-    if let Some(p) = name_problem(name) {
+    if let Some(p) = plugin_name_problem(name) {
         return Err(GaitError::invalid(format!("plugin name {name:?} {p}"))
             .with_hint("write NAME or NAME@REQ, e.g. max-intents@^1.2"));
     }
@@ -51,35 +51,47 @@ pub fn resolve<'a>(
     index: &'a RegistryIndex,
     wanted: &Wanted,
 ) -> Result<(&'a IndexEntry, semver::Version), GaitError> {
+    let mut all = candidates(index, wanted)?;
+    Ok(all.swap_remove(0))
+}
+
+/// Every version of `wanted.name` in `index` matching its requirement, newest first (at least
+/// one; otherwise `plugin_version_not_found` listing what the index has).
+pub fn candidates<'a>(
+    index: &'a RegistryIndex,
+    wanted: &Wanted,
+) -> Result<Vec<(&'a IndexEntry, semver::Version)>, GaitError> {
     let mut listed = Vec::new();
-    let mut best: Option<(&IndexEntry, semver::Version)> = None;
+    let mut matching: Vec<(&IndexEntry, semver::Version)> = Vec::new();
     for e in index.entries.iter().filter(|e| e.name == wanted.name) {
         let Ok(v) = semver::Version::parse(&e.version) else {
             continue;
         };
         listed.push(e.version.clone());
-        if wanted.requirement.matches(&v) && best.as_ref().is_none_or(|(_, b)| v > *b) {
-            best = Some((e, v));
+        if wanted.requirement.matches(&v) {
+            matching.push((e, v));
         }
     }
-    best.ok_or_else(|| {
-        if listed.is_empty() {
-            codes::invalid(
-                codes::NO_MATCHING_VERSION,
-                format!("the registry has no plugin named {}", wanted.name),
-            )
-        } else {
-            codes::invalid(
-                codes::NO_MATCHING_VERSION,
-                format!(
-                    "no version of {} matches {} (available: {})",
-                    wanted.name,
-                    wanted.requirement_text,
-                    listed.join(", ")
-                ),
-            )
-            .with_hint("widen the requirement or pick one of the available versions")
-        }
+    if !matching.is_empty() {
+        matching.sort_by(|a, b| b.1.cmp(&a.1));
+        return Ok(matching);
+    }
+    Err(if listed.is_empty() {
+        codes::invalid(
+            codes::NO_MATCHING_VERSION,
+            format!("the registry has no plugin named {}", wanted.name),
+        )
+    } else {
+        codes::invalid(
+            codes::NO_MATCHING_VERSION,
+            format!(
+                "no version of {} matches {} (available: {})",
+                wanted.name,
+                wanted.requirement_text,
+                listed.join(", ")
+            ),
+        )
+        .with_hint("widen the requirement or pick one of the available versions")
     })
 }
 
@@ -118,6 +130,12 @@ mod tests {
             pick(&idx, "max-intents@>=2.1.0-beta.1").unwrap(),
             "2.1.0-beta.1"
         );
+        let all: Vec<String> = candidates(&idx, &parse_wanted("max-intents@^1").unwrap())
+            .unwrap()
+            .iter()
+            .map(|(_, v)| v.to_string())
+            .collect();
+        assert_eq!(all, ["1.10.1", "1.2.0", "1.0.0"]);
         let e = pick(&idx, "max-intents@^3").unwrap_err();
         assert_eq!(e.error_code(), codes::NO_MATCHING_VERSION);
         assert!(e.message.contains("available: 1.0.0"), "{}", e.message);
@@ -134,6 +152,12 @@ mod tests {
         assert!(parse_wanted("Bad@1").is_err());
         assert!(parse_wanted("ok@not-a-req").is_err());
         assert!(parse_wanted("@1").is_err());
+        assert!(
+            parse_wanted("off")
+                .unwrap_err()
+                .message
+                .contains("reserved")
+        );
         assert_eq!(parse_wanted("ok").unwrap().requirement_text, "*");
         assert_eq!(parse_wanted("ok@1.2.3").unwrap().requirement_text, "=1.2.3");
     }

@@ -54,7 +54,7 @@ fn installs_highest_matching_version_then_updates_and_removes() {
         "the replaced version's files must be removed"
     );
 
-    let rows = catalog::list(&[], &fx.home.pins().unwrap());
+    let rows = catalog::list(&[], &fx.home.pins().unwrap(), &|_| None);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].version, "1.2.0");
     assert_eq!(

@@ -207,7 +207,13 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
     };
     match first.as_str() {
         "--help" | "-h" | "help" | "-help" => {
-            write_stdout(crate::commands::usage().as_bytes());
+            // Installed plugins' commands are read from their pins only here, when help is asked.
+            let usage = format!(
+                "{}{}",
+                crate::commands::usage(),
+                crate::commands::plugin::installed_commands_usage(ctx)
+            );
+            write_stdout(usage.as_bytes());
             return (exit::OK, None);
         }
         "--explain" | "-explain" => {
@@ -244,6 +250,10 @@ fn dispatch(ctx: &mut Ctx) -> (i32, Option<gait_engine::Category>) {
                     (err.exit_code(), Some(err.category))
                 }
             };
+        }
+        if let Some((group, usage, consumed)) = crate::commands::plugin::extension_group(ctx, &args)
+        {
+            return show_group(ctx, &group, usage, &args[consumed..]);
         }
         ctx.json = wants_json(&args);
         ctx.command = String::new();
@@ -318,9 +328,20 @@ fn group_usage(
     group: &str,
     rest: &[String],
 ) -> (i32, Option<gait_engine::Category>) {
+    show_group(ctx, group, crate::commands::group_usage(group), rest)
+}
+
+/// A command group's usage with `--help` / `--explain` (exit 0), else the invalid-input error
+/// "missing subcommand" / "unknown <group> subcommand" that lists it: builtin groups and groups of
+/// commands contributed by installed plugins alike.
+fn show_group(
+    ctx: &mut Ctx,
+    group: &str,
+    usage: String,
+    rest: &[String],
+) -> (i32, Option<gait_engine::Category>) {
     ctx.command = group.to_string();
     ctx.json = wants_json(rest);
-    let usage = crate::commands::group_usage(group);
     if has_flag(rest, &["--help", "-help", "-h", "--explain", "-explain"]) {
         let resp = Response {
             exit: exit::OK,

@@ -331,6 +331,12 @@ struct VerifyOutput {
     plugins: Vec<ops::VerifyRow>,
     #[serde(skip_serializing_if = "String::is_empty")]
     error: String,
+    /// The first failing plugin's own code (`plugin_file_modified`, `plugin_key_revoked`, …), so a
+    /// script can branch on the top level as for any other refusal.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    error_code: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    hint: String,
 }
 
 fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
@@ -344,19 +350,35 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
                 r.name, r.version, r.manifest_digest
             ));
         } else {
+            // The error already names the plugin (`installed plugin NAME@VERSION: …`).
             text.push_str(&format!(
-                "plugin verify error: {}@{}: {} ({})\n",
-                r.name, r.version, r.error, r.error_code
+                "plugin verify error: {} ({})\n",
+                r.error, r.error_code
             ));
         }
     }
     if rows.is_empty() {
         text.push_str("plugin verify ok: no plugins installed\n");
     }
-    let error = match failed.len() {
-        0 => String::new(),
-        1 => failed[0].error.clone(),
-        n => format!("{n} installed plugins failed verification"),
+    let (error, error_code, hint) = match failed.as_slice() {
+        [] => (String::new(), String::new(), String::new()),
+        [one] => (one.error.clone(), one.error_code.clone(), one.hint.clone()),
+        [first, ..] => (
+            format!(
+                "{} installed plugins failed verification; the first: {}",
+                failed.len(),
+                first.error
+            ),
+            first.error_code.clone(),
+            if first.hint.is_empty() {
+                "each plugin's error and hint are under plugins[]".to_string()
+            } else {
+                format!(
+                    "{} (each plugin's error and hint are under plugins[])",
+                    first.hint
+                )
+            },
+        ),
     };
     let code = if failed.is_empty() {
         exit::OK
@@ -369,6 +391,8 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
             ok: failed.is_empty(),
             plugins: rows,
             error,
+            error_code,
+            hint,
         },
         text,
     )
@@ -377,8 +401,8 @@ fn run_verify(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 pub static LIST: Command = Command {
     path: "plugin list",
     synopsis: "",
-    summary: "List builtin and installed plugins: name, version, kind, form, origin, pin.",
-    explain: "Lists every plugin gait knows, builtin or installed, with its version, kind, form, origin and pin, and marks which one of a name is active.",
+    summary: "List builtin and installed plugins: name, version, kind, form, status, origin, pin.",
+    explain: "Lists every plugin gait knows, builtin or installed, with its version, kind, form, origin and pin, marks which one of a name is active, and verifies each installed plugin as loading it would (status ok, or refused with the reason).",
     flags: &[],
     order: Order::Interspersed,
     custom_explain: false,
@@ -391,7 +415,8 @@ struct ListOutput {
     plugins: Vec<catalog::ListedPlugin>,
 }
 
-fn run_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
+fn run_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    no_positionals(&p)?;
     let rows = host(ctx).list()?;
     let mut text = String::new();
     if rows.is_empty() {
@@ -399,8 +424,8 @@ fn run_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
             "no plugins: install one with `gait plugin install NAME --registry DIR|URL`\n",
         );
     } else {
-        let header = ["NAME", "VERSION", "KIND", "FORM", "ORIGIN", "PIN"];
-        let cells: Vec<[String; 6]> = rows
+        let header = ["NAME", "VERSION", "KIND", "FORM", "STATUS", "ORIGIN", "PIN"];
+        let cells: Vec<[String; 7]> = rows
             .iter()
             .map(|r| {
                 [
@@ -412,6 +437,11 @@ fn run_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
                     r.version.clone(),
                     r.kind.to_string(),
                     r.form.to_string(),
+                    if r.verified {
+                        "ok".into()
+                    } else {
+                        format!("refused ({})", r.error_code)
+                    },
                     r.origin.clone(),
                     if r.pin.is_empty() {
                         "-".into()
@@ -487,6 +517,17 @@ struct NewOutput {
     path: String,
     template: String,
     files: Vec<String>,
+}
+
+/// Commands that take no arguments refuse stray ones (a typo must not pass silently).
+fn no_positionals(p: &Parsed) -> Result<(), GaitError> {
+    if p.positionals.is_empty() {
+        return Ok(());
+    }
+    Err(
+        GaitError::invalid(format!("unexpected arguments: {}", p.positionals.join(" ")))
+            .with_hint("this command takes no arguments; see --help"),
+    )
 }
 
 fn one_positional(p: &Parsed, what: &str) -> Result<String, GaitError> {
@@ -765,7 +806,8 @@ struct TrustListOutput {
     keys: Vec<TrustKeyRow>,
 }
 
-fn run_trust_list(ctx: &mut Ctx, _p: Parsed) -> CmdResult {
+fn run_trust_list(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    no_positionals(&p)?;
     let keys: Vec<TrustKeyRow> = ops::trust_list(&home(ctx))?
         .into_iter()
         .map(TrustKeyRow::from)
@@ -829,13 +871,29 @@ pub static TRUST_REVOKE: Command = Command {
     run: run_trust_revoke,
 };
 
+#[derive(Serialize)]
+struct TrustRevokeOutput {
+    ok: bool,
+    /// The key was revoked before this call; its first `revoked_at` and reason are kept.
+    already_revoked: bool,
+    key: TrustKeyRow,
+}
+
 fn run_trust_revoke(ctx: &mut Ctx, p: Parsed) -> CmdResult {
     let id = one_positional(&p, "KEY_ID")?;
-    let key = ops::trust_revoke(&home(ctx), &id, &p.str("reason"), ctx.now())?;
-    let text = format!("plugin trust revoke ok: key_id={}", key.key_id);
+    let (key, already_revoked) = ops::trust_revoke(&home(ctx), &id, &p.str("reason"), ctx.now())?;
+    let text = match (&key.revoked_at, already_revoked) {
+        (Some(at), true) => format!(
+            "plugin trust revoke ok: key_id={} was already revoked at {} (first revocation kept)",
+            key.key_id,
+            at.rfc3339()
+        ),
+        _ => format!("plugin trust revoke ok: key_id={}", key.key_id),
+    };
     Response::ok(
-        &TrustChangeOutput {
+        &TrustRevokeOutput {
             ok: true,
+            already_revoked,
             key: key.into(),
         },
         text,
@@ -844,6 +902,44 @@ fn run_trust_revoke(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 
 // ---------------------------------------------------------------------------------------------
 // Commands contributed by installed native plugins.
+
+/// The flags gait itself reads on an extension command, before a `--`: `--json`, `--explain`,
+/// `--help` / `-h` (one or two dashes, `=true` / `=false`). Everything else is the plugin's.
+fn gait_flag(arg: &str) -> Option<(&'static str, bool)> {
+    let body = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-'))?;
+    let (name, value) = match body.split_once('=') {
+        Some((n, "true")) => (n, true),
+        Some((n, "false")) => (n, false),
+        Some(_) => return None,
+        None => (body, true),
+    };
+    match name {
+        "json" => Some(("json", value)),
+        "explain" => Some(("explain", value)),
+        "help" | "h" => Some(("help", value)),
+        _ => None,
+    }
+}
+
+/// The last value each of gait's own flags is given before `--`, and the plugin's arguments:
+/// everything else, in order (unknown flags, `--` and what follows included).
+fn split_extension_args(rest: &[String]) -> (bool, bool, bool, Vec<String>) {
+    let (mut json, mut explain, mut help) = (false, false, false);
+    let mut args = Vec::new();
+    let mut passthrough = false;
+    for a in rest {
+        if !passthrough && a == "--" {
+            passthrough = true;
+        }
+        match gait_flag(a).filter(|_| !passthrough) {
+            Some(("json", v)) => json = v,
+            Some(("explain", v)) => explain = v,
+            Some((_, v)) => help = v,
+            None => args.push(a.clone()),
+        }
+    }
+    (json, explain, help, args)
+}
 
 /// Runs `gait <words> ...` when an installed native plugin declares those words (checked only
 /// after no builtin command matched). `None` when no plugin provides them.
@@ -856,20 +952,15 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
     let home = home(ctx);
     let (pin, words, consumed) = ops::find_extension(&home, args)?;
     ctx.command = words.clone();
-    let rest: Vec<String> = args[consumed..].to_vec();
-    let flag_set = |names: &[&str]| {
-        rest.iter()
-            .take_while(|a| *a != "--")
-            .any(|a| names.contains(&a.as_str()))
-    };
-    ctx.json = flag_set(&["--json", "-json", "--json=true", "-json=true"]);
-    if flag_set(&["--explain", "-explain"]) {
-        let summary = pin
-            .commands
-            .iter()
-            .find(|c| c.words == words)
-            .map(|c| c.summary.clone())
-            .unwrap_or_default();
+    let (json, explain, help, rest) = split_extension_args(&args[consumed..]);
+    ctx.json = json;
+    let summary = pin
+        .commands
+        .iter()
+        .find(|c| c.words == words)
+        .map(|c| c.summary.clone())
+        .unwrap_or_default();
+    if explain {
         let explain = format!(
             "{summary} (contributed by plugin {}@{})",
             pin.name, pin.version
@@ -881,13 +972,70 @@ pub fn extension(ctx: &mut Ctx, args: &[String]) -> Option<CmdResult> {
             explain.clone(),
         ));
     }
-    Some(run_extension(
-        &host(ctx),
-        &pin.name,
-        &words,
-        &rest,
-        ctx.json,
-    ))
+    if help {
+        // From the pin (the signed manifest's declared commands): nothing is loaded for help.
+        let usage = extension_usage(&words, &summary, &pin.name, &pin.version);
+        return Some(Response::ok(
+            &serde_json::json!({"ok": true, "command": format!("gait {words}"), "usage": usage}),
+            usage.clone(),
+        ));
+    }
+    Some(run_extension(&host(ctx), &pin.name, &words, &rest, json))
+}
+
+fn extension_usage(words: &str, summary: &str, plugin: &str, version: &str) -> String {
+    let mut out = format!("Usage: gait {words} [args] [--json]\n\n");
+    if !summary.is_empty() {
+        out.push_str(&format!("{summary}\n\n"));
+    }
+    out.push_str(&format!(
+        "Contributed by plugin {plugin}@{version}. gait reads --json, --explain and --help (before a\n\
+         `--`); every other argument, flags included, is passed to the plugin unchanged.\n"
+    ));
+    out
+}
+
+/// `gait <words>` when the words start commands of installed plugins but name none of them (as
+/// `gait example-native`): the group's words, its usage, and how many arguments it used.
+pub fn extension_group(ctx: &Ctx, args: &[String]) -> Option<(String, String, usize)> {
+    if builtin_namespace(args.first()?) {
+        return None;
+    }
+    let (group, consumed, members) = ops::find_extension_group(&home(ctx), args)?;
+    let mut usage =
+        format!("Usage: gait {group} <subcommand> [args]\n\nCommands (from installed plugins):\n");
+    usage.push_str(&contributed_table(&members));
+    usage.push_str("\nRun `gait <command> --help` for a command's usage.\n");
+    Some((group, usage, consumed))
+}
+
+fn contributed_table(commands: &[gait_registry::catalog::ContributedCommand]) -> String {
+    let width = commands.iter().map(|c| c.words.len()).max().unwrap_or(0);
+    commands
+        .iter()
+        .map(|c| {
+            let from = format!("[plugin {}@{}]", c.plugin, c.version);
+            let about = if c.summary.is_empty() {
+                from
+            } else {
+                format!("{} {from}", c.summary)
+            };
+            format!("  {:<width$}  {about}\n", c.words)
+        })
+        .collect()
+}
+
+/// The commands installed plugins contribute, for `gait --help` (read from the pins only when
+/// help is asked; empty when none are installed).
+pub fn installed_commands_usage(ctx: &Ctx) -> String {
+    let commands = ops::contributed_commands(&home(ctx));
+    if commands.is_empty() {
+        return String::new();
+    }
+    format!(
+        "\nCommands from installed plugins:\n{}",
+        contributed_table(&commands)
+    )
 }
 
 /// True when `word` starts a builtin command (`keys`, `plugin`, `registry`, …).
@@ -901,22 +1049,12 @@ fn run_extension(
     host: &PluginHost,
     name: &str,
     words: &str,
-    rest: &[String],
+    args: &[String],
     json: bool,
 ) -> CmdResult {
     let plugin = host.extension(name)?;
-    let args: Vec<String> = rest
-        .iter()
-        .filter(|a| {
-            !matches!(
-                a.as_str(),
-                "--json" | "-json" | "--json=true" | "-json=true"
-            )
-        })
-        .cloned()
-        .collect();
     let out = plugin
-        .run(words, &args, json)
+        .run(words, args, json)
         .map_err(gait_host::plugin_error)?;
     let mut object = out.json;
     object
@@ -935,6 +1073,24 @@ mod tests {
             assert!(builtin_namespace(word), "{word}");
         }
         assert!(!builtin_namespace("example-native"));
+    }
+
+    #[test]
+    fn extension_args_keep_everything_but_gaits_own_flags() {
+        let v = |s: &[&str]| s.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        let (json, explain, help, args) = split_extension_args(&v(&[
+            "ada", "--json", "--loud", "-x=1", "--", "--json", "-h",
+        ]));
+        assert_eq!((json, explain, help), (true, false, false));
+        assert_eq!(args, v(&["ada", "--loud", "-x=1", "--", "--json", "-h"]));
+        let (json, _, help, args) = split_extension_args(&v(&["-json=true", "-json=false", "-h"]));
+        assert_eq!((json, help, args.len()), (false, true, 0));
+        let (_, explain, help, _) = split_extension_args(&v(&["--help=false", "-explain"]));
+        assert_eq!((explain, help), (true, false));
+        // Not gait's: other values, other names.
+        assert_eq!(gait_flag("--json=yes"), None);
+        assert_eq!(gait_flag("--helpme"), None);
+        assert_eq!(gait_flag("json"), None);
     }
 
     #[test]

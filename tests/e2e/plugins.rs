@@ -329,16 +329,50 @@ fn rhai_plugin_new_pack_sign_index_install_list_verify_remove() {
 
     let verified = ok(&sb, &["plugin", "verify"]);
     assert_eq!(verified["plugins"][0]["ok"], true);
+    assert_eq!(listed(&sb, "max-intents")[0]["verified"], true);
 
-    // An installed file changed after install: verify fails (exit 2) and names the file.
+    // An installed file changed after install: verify fails (exit 2) and names the file. The top
+    // level carries the plugin's own code and hint (docs/plugins.md "Errors"), not the generic
+    // verification_failed.
     std::fs::write(
         dir.join("grader.rhai"),
         b"fn grade(f) { #{status: \"pass\"} }",
     )
     .unwrap();
-    let v = refused(&sb, &["plugin", "verify"], 2, "verification_failed");
+    let v = refused(&sb, &["plugin", "verify"], 2, "plugin_file_modified");
     assert_eq!(v["plugins"][0]["error_code"], "plugin_file_modified");
     assert!(v["error"].as_str().unwrap().contains("grader.rhai"));
+    assert_eq!(v["hint"], v["plugins"][0]["hint"]);
+    assert!(
+        v["hint"]
+            .as_str()
+            .unwrap()
+            .contains("gait plugin install max-intents"),
+        "{v}"
+    );
+    // The text form names the plugin once.
+    let (code, text, _) = sb.run(&["plugin", "verify"]);
+    assert_eq!(code, 2);
+    assert!(
+        text.starts_with(
+            "plugin verify error: installed plugin max-intents@0.1.0: file grader.rhai changed"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("(plugin_file_modified)"),
+        "{text}"
+    );
+    // `plugin list` says so too: still the active max-intents (nothing else would step in), but
+    // refused at load.
+    let row = &listed(&sb, "max-intents")[0];
+    assert_eq!(
+        (&row["active"], &row["verified"], &row["error_code"]),
+        (&json!(true), &json!(false), &json!("plugin_file_modified"))
+    );
+    let (code, text, _) = sb.run(&["plugin", "list"]);
+    assert_eq!(code, 0);
+    assert!(text.contains("refused (plugin_file_modified)"), "{text}");
     // …and regress run refuses to load it: no fixture is graded, no result is written.
     std::fs::remove_file(sb.join("regress_result.json")).unwrap();
     let v = refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
@@ -446,7 +480,7 @@ fn native_plugin_install_list_run_verify_remove() {
     bytes[last] ^= 0xff;
     std::fs::write(&lib, &bytes).unwrap();
     refused(&sb, &["example-native", "hello"], 2, "plugin_file_modified");
-    refused(&sb, &["plugin", "verify"], 2, "verification_failed");
+    refused(&sb, &["plugin", "verify"], 2, "plugin_file_modified");
     std::fs::remove_file(sb.join("regress_result.json")).unwrap();
     refused(&sb, &["regress", "run"], 2, "plugin_file_modified");
     assert!(!sb.join("regress_result.json").exists());
@@ -921,4 +955,327 @@ fn native_scaffold_builds_and_packs() {
     );
     assert_eq!(packed["form"], "native");
     assert_eq!(packed["kind"], "grader");
+}
+
+/// Extension commands: `--help`/`-h` print the command's usage from its signed manifest (exit 0,
+/// nothing run); the plugin's name alone lists its commands like a builtin group (exit 6
+/// "missing subcommand"); `gait --help` lists installed plugins' commands; every argument but
+/// gait's own flags reaches the plugin (docs/plugins.md "Sign, publish, install").
+#[test]
+fn extension_commands_have_usage_and_own_their_arguments() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    let (code, before, _) = sb.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        !before.contains("Commands from installed plugins"),
+        "{before}"
+    );
+    publish_native(&sb, &private);
+    index(&sb, &private);
+    ok(
+        &sb,
+        &["plugin", "install", "example-native", "--registry", "reg"],
+    );
+    let summary = "Greet someone from a signed native plugin.";
+
+    for help in ["--help", "-h", "-help"] {
+        let (code, text, err) = sb.run(&["example-native", "hello", help]);
+        assert_eq!((code, err.as_str()), (0, ""), "{help}: {text}");
+        assert!(
+            text.starts_with("Usage: gait example-native hello"),
+            "{help}: {text}"
+        );
+        assert!(text.contains(summary), "{text}");
+        assert!(text.contains("example-native@0.1.0"), "{text}");
+        assert!(
+            !text.contains("hello, world"),
+            "the command must not run: {text}"
+        );
+    }
+    let v = ok(&sb, &["example-native", "hello", "ada", "--help"]);
+    assert_eq!(v["command"], "gait example-native hello");
+    assert!(v["usage"].as_str().unwrap().contains(summary));
+    assert!(v.get("greeting").is_none(), "{v}");
+
+    // The plugin's name alone: its commands, and the builtin groups' error.
+    let (code, text, _) = sb.run(&["example-native"]);
+    assert_eq!(code, 6);
+    assert!(
+        text.starts_with(
+            "example-native error: missing subcommand: gait example-native <subcommand>"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("example-native hello") && text.contains(summary),
+        "{text}"
+    );
+    let (code, v) = json(&sb, &["example-native"]);
+    assert_eq!(
+        (code, v["error"].as_str(), v["error_code"].as_str()),
+        (
+            6,
+            Some("missing subcommand: gait example-native <subcommand>"),
+            Some("invalid_input")
+        )
+    );
+    let (code, v) = json(&sb, &["example-native", "bogus"]);
+    assert_eq!(code, 6);
+    assert_eq!(v["error"], "unknown example-native subcommand: bogus");
+    let v = ok(&sb, &["example-native", "--help"]);
+    assert!(
+        v["usage"]
+            .as_str()
+            .unwrap()
+            .contains("example-native hello"),
+        "{v}"
+    );
+    let (code, top, _) = sb.run(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(
+        top.contains("Commands from installed plugins:")
+            && top.contains("example-native hello")
+            && top.contains(summary),
+        "{top}"
+    );
+
+    // Unknown flags are the plugin's (this one ignores dashed arguments), not a gait flag error.
+    let v = ok(&sb, &["example-native", "hello", "ada", "--loud", "-n=2"]);
+    assert_eq!(v["greeting"], "hello, ada");
+    // After `--` nothing is gait's: this --json reaches the plugin, so the output is text.
+    let (code, text, _) = sb.run(&["example-native", "hello", "--", "--json", "--help"]);
+    assert_eq!((code, text.as_str()), (0, "hello, world\n"));
+}
+
+/// `plugin install NAME` takes the newest version that can run in this gait: a newer version whose
+/// signed manifest requires another plugin API is passed over (docs/plugins.md, install step 3);
+/// when no matching version can run, the refusal is plugin_api_incompatible.
+#[test]
+fn install_takes_the_newest_version_this_gait_can_run() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    // 1.1.0 is built for plugin API 2.
+    ok(&sb, &["plugin", "new", "g", "--out", "src/g-1.1.0"]);
+    let src = sb.join("src/g-1.1.0/gait-plugin.json");
+    let text = std::fs::read_to_string(&src).unwrap();
+    std::fs::write(
+        &src,
+        text.replace("\"plugin_api\": \"^1.0.0\"", "\"plugin_api\": \"^2.0\"")
+            .replace("\"version\": \"0.1.0\"", "\"version\": \"1.1.0\""),
+    )
+    .unwrap();
+    ok(
+        &sb,
+        &["plugin", "pack", "src/g-1.1.0", "--out", "reg/g-1.1.0"],
+    );
+    ok(
+        &sb,
+        &["plugin", "sign", "reg/g-1.1.0", "--private-key", &private],
+    );
+    index(&sb, &private);
+
+    let got = ok(&sb, &["plugin", "install", "g", "--registry", "reg"]);
+    assert_eq!(got["plugins"][0]["version"], "1.0.0");
+    let v = refused(
+        &sb,
+        &["plugin", "install", "g@^1.1", "--registry", "reg"],
+        2,
+        "plugin_api_incompatible",
+    );
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("g requires plugin API"),
+        "{v}"
+    );
+    assert_eq!(installed(&sb), ["g"]);
+    let up = ok(&sb, &["plugin", "update"]);
+    assert_eq!(
+        (&up["plugins"][0]["to"], &up["plugins"][0]["updated"]),
+        (&json!("1.0.0"), &json!(false))
+    );
+}
+
+/// A relative registry in gait.lock is relative to the lockfile's directory (docs/plugins.md), so a
+/// project's lockfile installs from any working directory, and installs write it that way.
+#[test]
+fn a_relative_registry_in_a_lockfile_is_relative_to_the_lockfile() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    index(&sb, &private);
+    // The project: proj/ with its registry proj/reg, installed from inside proj.
+    std::fs::create_dir_all(sb.join("proj")).unwrap();
+    std::fs::rename(sb.join("reg"), sb.join("proj/reg")).unwrap();
+    let in_proj = |args: &[&str]| {
+        let out = sb
+            .gait()
+            .current_dir(sb.join("proj"))
+            .args(args)
+            .arg("--json")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code().unwrap(), v)
+    };
+    let (code, v) = in_proj(&["plugin", "install", "g", "--registry", "reg"]);
+    assert_eq!(code, 0, "{v}");
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "reg");
+
+    // CI from the repository root: a fresh plugin home, the project's lockfile.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    let got = ok(
+        &sb,
+        &[
+            "plugin",
+            "install",
+            "--locked",
+            "--lockfile",
+            "proj/gait.lock",
+        ],
+    );
+    assert_eq!(got["plugins"][0]["version"], "1.0.0");
+    // Without --locked too: the lockfile's registry is used when --registry is not given.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    ok(
+        &sb,
+        &["plugin", "install", "g", "--lockfile", "proj/gait.lock"],
+    );
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "reg", "spelling kept");
+
+    // Installing from the root into the project's lockfile records the registry relative to it.
+    ok(
+        &sb,
+        &["plugin", "remove", "g", "--lockfile", "proj/gait.lock"],
+    );
+    std::fs::create_dir_all(sb.join("shared")).unwrap();
+    std::fs::rename(sb.join("proj/reg"), sb.join("shared/reg")).unwrap();
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "install",
+            "g",
+            "--registry",
+            "shared/reg",
+            "--lockfile",
+            "proj/gait.lock",
+        ],
+    );
+    let lock: Value = serde_json::from_slice(&sb.read("proj/gait.lock")).unwrap();
+    assert_eq!(lock["plugins"][0]["registry"], "../shared/reg");
+    // …which the project installs from inside proj/.
+    ok(&sb, &["plugin", "remove", "g", "--lockfile="]);
+    let (code, v) = in_proj(&["plugin", "install", "--locked"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(installed(&sb), ["g"]);
+}
+
+/// `off` is the `--credential-broker` setting for "no broker"; docs/plugins.md says no plugin can
+/// take that name, so every step that names a plugin refuses it (exit 6, invalid input).
+#[test]
+fn no_plugin_can_be_named_off() {
+    let sb = Sandbox::new();
+    let (private, public) = publisher(&sb, "acme");
+    ok(&sb, &["plugin", "trust", "add", &public]);
+    let v = refused(
+        &sb,
+        &["plugin", "new", "off", "--template", "rhai-broker"],
+        6,
+        "invalid_input",
+    );
+    assert!(v["error"].as_str().unwrap().contains("reserved"), "{v}");
+    assert!(!sb.join("off").exists());
+    // A source written by hand does not pack.
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "new",
+            "offish",
+            "--template",
+            "rhai-broker",
+            "--out",
+            "src/off",
+        ],
+    );
+    let path = sb.join("src/off/gait-plugin.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("\"name\": \"offish\"", "\"name\": \"off\""),
+    )
+    .unwrap();
+    let v = refused(
+        &sb,
+        &["plugin", "pack", "src/off", "--out", "reg/off-0.1.0"],
+        6,
+        "plugin_manifest_invalid",
+    );
+    assert!(v["error"].as_str().unwrap().contains("reserved"), "{v}");
+    assert!(!sb.join("reg/off-0.1.0").exists());
+    // Installing it by name is refused before any registry is read.
+    publish_rhai(&sb, "g", "1.0.0", &private);
+    index(&sb, &private);
+    refused(
+        &sb,
+        &["plugin", "install", "off", "--registry", "reg"],
+        6,
+        "invalid_input",
+    );
+    assert!(installed(&sb).is_empty());
+    // The builtin brokers' names stay available to plugins (a newer one replaces the builtin).
+    ok(
+        &sb,
+        &[
+            "plugin",
+            "new",
+            "stub",
+            "--template",
+            "rhai-broker",
+            "--out",
+            "src/stub",
+        ],
+    );
+}
+
+/// Small contracts: commands that take no arguments refuse stray ones (exit 6, like every command
+/// with unexpected arguments); revoking a revoked key keeps the first revocation and says so.
+#[test]
+fn list_refuses_arguments_and_revoking_twice_keeps_the_first_revocation() {
+    let sb = Sandbox::new();
+    for args in [
+        &["plugin", "list", "extra"][..],
+        &["plugin", "trust", "list", "extra"][..],
+    ] {
+        let v = refused(&sb, args, 6, "invalid_input");
+        assert_eq!(v["error"], "unexpected arguments: extra");
+    }
+    let (_, public) = publisher(&sb, "acme");
+    let added = ok(&sb, &["plugin", "trust", "add", &public]);
+    let id = added["key"]["key_id"].as_str().unwrap().to_string();
+    let first = ok(
+        &sb,
+        &["plugin", "trust", "revoke", &id, "--reason", "leaked"],
+    );
+    assert_eq!(first["already_revoked"], false);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let again = ok(
+        &sb,
+        &["plugin", "trust", "revoke", &id, "--reason", "other"],
+    );
+    assert_eq!(again["already_revoked"], true);
+    assert_eq!(again["key"]["revoked_at"], first["key"]["revoked_at"]);
+    assert_eq!(again["key"]["revoked_reason"], "leaked");
+    let (code, text, _) = sb.run(&["plugin", "trust", "revoke", &id]);
+    assert_eq!(code, 0);
+    assert!(text.contains("was already revoked at"), "{text}");
 }
