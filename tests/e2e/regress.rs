@@ -1102,3 +1102,98 @@ fn lua_module_import() {
         "'require'",
     );
 }
+
+// The acceptance review's reproductions (issue 5): one builtin call allocating far past the limits
+// aborted gait (exit 134, no result written); loops of heavy builtins ran for hours.
+
+#[test]
+fn rhai_replace_blowup_is_a_limit_not_an_abort() {
+    let g = attack(
+        "replace.rhai",
+        r#"let s = ""; s.pad(100000, "x"); s.replace("x", s); s.len()"#,
+    );
+    assert_limit(&g, &["string_size"]);
+}
+
+#[test]
+fn rhai_array_pad_of_big_keyed_maps_is_a_limit_not_an_abort() {
+    let g = attack(
+        "pad.rhai",
+        r#"let k=""; k.pad(1000000,"k"); let m=#{}; m[k]=1; let a=[]; a.pad(90000, m); true"#,
+    );
+    assert_limit(&g, &["memory"]);
+}
+
+#[test]
+fn rhai_heavy_builtin_loop_ends_at_the_work_limit() {
+    let g = attack(
+        "index_of.rhai",
+        r#"let s=""; s.pad(1000000,"a"); let t=""; t.pad(500000,"a"); t+="b"; loop { s.index_of(t); }"#,
+    );
+    assert_limit(&g, &["work"]);
+}
+
+#[test]
+fn lua_heavy_builtin_loop_ends_at_the_work_limit() {
+    let g = attack(
+        "rep.lua",
+        r#"for i=1,1000000 do local x = string.rep("a", 2^24) end return true"#,
+    );
+    assert_limit(&g, &["work"]);
+    let g = attack(
+        "upper.lua",
+        r#"local s = string.rep("a", 2^23) for i=1,1000000 do local x = s:upper() end return true"#,
+    );
+    assert_limit(&g, &["work"]);
+}
+
+#[test]
+fn paths_in_the_fixture_set_stay_inside_it() {
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    let good = sb.read("gait.yaml");
+    // The fixture runpack: absolute, or climbing out of the directory of gait.yaml.
+    for bad in [
+        "../../../etc/passwd",
+        "/etc/passwd",
+        "fixtures/../../x/runpack.zip",
+    ] {
+        edit_config(&sb, |c| c["fixtures"][0]["runpack"] = json!(bad));
+        let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+        assert_eq!(code, 6, "{bad}: {out}");
+        let msg = out["error"].as_str().unwrap();
+        assert!(msg.contains(bad) && msg.contains("inside"), "{bad}: {out}");
+        sb.write("gait.yaml", &good);
+    }
+    // A script named in gait.yaml, and one named in fixture.json (relative to its directory).
+    sb.write("graders/ok.rhai", "true");
+    for bad in [
+        "/etc/hostname",
+        "../outside.rhai",
+        "graders/../../outside.rhai",
+    ] {
+        edit_config(&sb, |c| {
+            c["graders"] = json!([{"name": "g", "script": bad, "language": "rhai"}])
+        });
+        let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+        assert_eq!(code, 6, "{bad}: {out}");
+        assert!(out["error"].as_str().unwrap().contains(bad), "{out}");
+        sb.write("gait.yaml", &good);
+    }
+    edit_fixture(
+        &sb,
+        "run_demo",
+        |f| {
+            f["graders"] =
+                json!([{"name": "g", "script": "../../../outside.rhai", "language": "rhai"}])
+        },
+    );
+    let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+    assert_eq!(code, 6, "{out}");
+    // Inside the set, `..` is fine: the fixture's script one level up from its directory.
+    edit_fixture(&sb, "run_demo", |f| {
+        f["graders"] = json!([{"name": "g", "script": "../../graders/ok.rhai"}])
+    });
+    let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+    assert_eq!(code, 0, "{out}");
+}
