@@ -1197,3 +1197,106 @@ fn paths_in_the_fixture_set_stay_inside_it() {
     let (code, out) = sb.run_json(&["regress", "run", "--json"]);
     assert_eq!(code, 0, "{out}");
 }
+
+#[test]
+fn concurrent_adds_lose_no_fixture() {
+    // Before the lock, 12 parallel adds left 1 of them listed in gait.yaml: each read the list,
+    // added its own fixture and wrote the list back over the others'.
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let sb = &sb;
+                scope.spawn(move || {
+                    let name = format!("par{i}");
+                    sb.gait()
+                        .args([
+                            "regress", "add", "--from", "run_demo", "--name", &name, "--json",
+                        ])
+                        .output()
+                        .expect("run gait")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let names: BTreeSet<String> = read_json(&sb, "gait.yaml")["fixtures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: BTreeSet<String> = (0..12).map(|i| format!("par{i}")).collect();
+    want.insert("run_demo".into());
+    assert_eq!(names, want);
+    assert!(!sb.join("gait.yaml.lock").exists(), "the lock is released");
+}
+
+#[test]
+fn reports_into_a_missing_directory_are_refused() {
+    // Like the reference's os.WriteFile: a missing parent is an error (exit 6), and nothing —
+    // no directory tree, no report — is created.
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    for args in [
+        ["--junit", "nonexistent/dir/j.xml"],
+        ["--output", "nonexistent/dir/r.json"],
+    ] {
+        let mut all = vec!["regress", "run"];
+        all.extend(args);
+        all.push("--json");
+        let (code, out) = sb.run_json(&all);
+        assert_eq!(code, 6, "{args:?}: {out}");
+        assert!(
+            out["error"].as_str().unwrap().contains("does not exist"),
+            "{out}"
+        );
+        assert!(
+            !sb.join("nonexistent").exists(),
+            "{args:?} created directories"
+        );
+    }
+    let (code, out) = sb.run_json(&[
+        "regress",
+        "bootstrap",
+        "--from",
+        "run_demo",
+        "--name",
+        "boot",
+        "--junit",
+        "nope/j.xml",
+        "--json",
+    ]);
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        !sb.join("fixtures/boot").exists(),
+        "checked before the fixture is created"
+    );
+    // An existing directory is fine.
+    std::fs::create_dir(sb.join("reports")).unwrap();
+    let (code, out) = sb.run_json(&["regress", "run", "--junit", "reports/j.xml", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(sb.join("reports/j.xml").exists());
+}
+
+#[test]
+fn a_failure_without_reason_codes_reads_failed() {
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    sb.write("graders/f.rhai", "false");
+    edit_config(&sb, |c| {
+        c["graders"] = json!([{"name": "f", "script": "graders/f.rhai"}])
+    });
+    let (code, out, err) = sb.run(&["regress", "run"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(out.contains("FAIL run_demo/f: failed"), "{out}");
+}

@@ -118,6 +118,23 @@ pub fn confined_join(
     Ok(joined)
 }
 
+/// Refuses a report path whose directory does not exist, as the reference's `os.WriteFile` does,
+/// before any fixture is graded: a typo in `--junit` must not create a directory tree, nor be
+/// found only after the whole run.
+pub fn check_report_dir(path: &Path, flag: &str) -> Result<(), GaitError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(GaitError::invalid(format!(
+                "{flag} {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .with_hint("create the directory first, or write the report into an existing one"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads `gait.yaml` and each fixture's `fixture.json`. Every problem here is invalid input.
 pub fn prepare(config_path: &Path) -> Result<Prepared, GaitError> {
     let shown = config_path.display().to_string();
