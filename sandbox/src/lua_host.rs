@@ -63,11 +63,24 @@ pub(crate) fn compile(name: &str, source: &str) -> Result<LuaChunk, CompileError
 
 /// Lua reports `name:LINE: message near 'token'`; the column is where that token sits on the line.
 fn syntax_error(name: &str, source: &str, e: &mlua::Error) -> CompileError {
+    // Lua reports some compile errors (C stack overflow on deep nesting) as runtime errors; their
+    // text has the same `name:LINE: message` shape, without mlua's "runtime error: " prefix.
     let text = match e {
-        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::SyntaxError { message, .. } | mlua::Error::RuntimeError(message) => {
+            message.clone()
+        }
         other => other.to_string(),
     };
     let (line, message) = split_position(name, &text);
+    if line.is_none() && message.contains("C stack overflow") {
+        // Raised from C while parsing, where Lua knows no position: it concerns the whole script.
+        return CompileError {
+            script: name.to_string(),
+            line: 1,
+            column: 1,
+            message: "the script nests expressions or blocks too deeply for the Lua parser (C stack overflow)".to_string(),
+        };
+    }
     let line = line.unwrap_or(0);
     let column = column_of(source, line, &message);
     CompileError {

@@ -419,3 +419,25 @@ fn the_wall_clock_backstop_ends_a_script_and_names_the_limit() {
     .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Limit(Limit::Time), "{err}");
 }
+
+#[test]
+fn deep_nesting_is_a_clear_compile_error() {
+    // Lua's parser stops at its C-level limit, raised from C where Lua knows no position; it was
+    // reported at line 0 as "runtime error: C stack overflow". It concerns the whole script.
+    let src = format!(
+        "local x = 1\nreturn {}1{}",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    let sandbox = Sandbox::new(common::test_limits());
+    let script = Script {
+        language: Lua,
+        name: "deep.lua".into(),
+        source: Arc::from(src),
+        inputs: vec![],
+    };
+    let err = sandbox.compile(&script).err().expect("does not compile");
+    assert_eq!((err.line, err.column), (1, 1), "{err}");
+    assert!(!err.message.contains("runtime error"), "{err}");
+    assert!(err.message.contains("too deeply"), "{err}");
+}
