@@ -92,7 +92,7 @@ impl Graders {
         let cache = CompileCache::new();
         let load = |base: &Path, spec: &ScriptGraderSpec| {
             if spec.plugin.is_empty() {
-                load_script(&sandbox, &cache, base, spec)
+                load_script(&sandbox, &cache, &prepared.config_dir, base, spec)
             } else {
                 let resolved = plugins.grader(spec.plugin.trim(), &spec.name)?;
                 build(&sandbox, &cache, &spec.name, resolved)
@@ -211,10 +211,16 @@ fn build(
 fn load_script(
     sandbox: &Arc<Sandbox>,
     cache: &CompileCache,
+    project: &Path,
     base: &Path,
     spec: &ScriptGraderSpec,
 ) -> Result<Arc<dyn Grader>, GaitError> {
-    let path = base.join(&spec.script);
+    let path = gait_engine::regress::run::confined_join(
+        project,
+        base,
+        &spec.script,
+        &format!("script grader {:?}: script", spec.name),
+    )?;
     let shown = path.display().to_string();
     let language = match spec.language.as_deref() {
         Some(l) => Language::parse(l),

@@ -157,6 +157,27 @@ fn add_output(outcome: &mut GradeOutcome, output: &gait_sandbox::Output) {
     }
 }
 
+/// The most bytes of script `details` (compact JSON) kept in a result. A script's details land in
+/// regress_result.json and CI logs; without a cap a 30 MB string went there whole.
+pub const MAX_DETAILS_BYTES: usize = 64 << 10;
+
+/// Keeps `data` when its compact JSON fits [`MAX_DETAILS_BYTES`]; otherwise replaces it with the
+/// first bytes of that JSON (cut at a character boundary) followed by a marker, and returns the
+/// note `{"bytes": total, "kept": kept}` for `details_truncated`.
+fn cap_details(data: Value) -> (Value, Option<Value>) {
+    let text = data.to_string();
+    if text.len() <= MAX_DETAILS_BYTES {
+        return (data, None);
+    }
+    let mut end = MAX_DETAILS_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let kept = format!("{}…[truncated]", &text[..end]);
+    let note = serde_json::json!({"bytes": text.len(), "kept": end});
+    (Value::String(kept), Some(note))
+}
+
 fn type_name(v: &Value) -> &'static str {
     match v {
         Value::Null => "nothing (null)",
@@ -246,9 +267,11 @@ fn interpret_value(value: Value) -> GradeOutcome {
         Some(Value::Array(a)) if a.is_empty() => {}
         Some(Value::Object(d)) => {
             if !d.is_empty() {
-                outcome
-                    .details
-                    .insert("data".into(), Value::Object(d.clone()));
+                let (data, truncated) = cap_details(Value::Object(d.clone()));
+                outcome.details.insert("data".into(), data);
+                if let Some(note) = truncated {
+                    outcome.details.insert("details_truncated".into(), note);
+                }
             }
         }
         Some(other) => {
@@ -342,6 +365,25 @@ mod tests {
         assert_eq!(o.reason_codes, [GRADER_ERROR]);
         assert_eq!(o.details["error"], json!("boom"));
         assert!(!o.details.contains_key("output"));
+    }
+
+    #[test]
+    fn large_details_are_cut_with_a_marker_and_a_note() {
+        // 30 MB of details (the review's case) keep 64 KiB of their JSON, marked as cut.
+        let big = "é".repeat(15 << 20);
+        let o = ok(json!({"pass": false, "details": {"blob": big}}));
+        let data = o.details["data"].as_str().unwrap();
+        assert!(data.starts_with("{\"blob\":\"éé"), "{}", &data[..20]);
+        assert!(data.ends_with("…[truncated]"));
+        assert!(data.len() <= MAX_DETAILS_BYTES + "…[truncated]".len());
+        let note = &o.details["details_truncated"];
+        assert_eq!(note["bytes"], json!(big.len() + "{\"blob\":\"\"}".len()));
+        // 9 bytes of `{"blob":"`, then 2-byte characters: the cut lands on a boundary.
+        assert_eq!(note["kept"], json!(MAX_DETAILS_BYTES - 1));
+        // Details that fit are kept as they are, with no note.
+        let o = ok(json!({"pass": true, "details": {"x": "y".repeat(1000)}}));
+        assert_eq!(o.details["data"]["x"].as_str().unwrap().len(), 1000);
+        assert!(!o.details.contains_key("details_truncated"));
     }
 
     #[test]

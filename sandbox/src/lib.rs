@@ -18,6 +18,7 @@ mod limits;
 mod lua_host;
 mod lua_pattern;
 mod meter;
+mod rhai_guard;
 mod rhai_host;
 pub mod view;
 

@@ -1,6 +1,7 @@
 //! The limits every script runs under, and the errors a script run can end with.
 
 use std::fmt;
+use std::time::Duration;
 
 /// Resource limits for one script execution. Every limit is always set: there is no "unlimited".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +39,14 @@ pub struct Limits {
     pub max_result_depth: usize,
     /// Script source size.
     pub max_source_bytes: usize,
+    /// Bytes that native builtins read or write on the script's behalf (string search, replace,
+    /// pad, case mapping, split, `string.rep`, `table.concat`, …), summed over one execution. One
+    /// such call counts as a single operation or instruction, so without this budget a loop of
+    /// them could run for hours inside the other limits. Deterministic, like every other limit.
+    pub max_work_bytes: u64,
+    /// Wall-clock time of one execution: a backstop for work no other limit sees. It is the only
+    /// limit that depends on the machine; only pathological scripts reach it.
+    pub max_wall_time: Duration,
 }
 
 impl Limits {
@@ -64,6 +73,8 @@ impl Default for Limits {
             max_result_values: 10_000,
             max_result_depth: 32,
             max_source_bytes: 256 << 10,
+            max_work_bytes: 256 << 20,
+            max_wall_time: Duration::from_secs(10),
         }
     }
 }
@@ -82,6 +93,8 @@ pub enum Limit {
     Memory,
     PatternSteps,
     ResultSize,
+    Work,
+    Time,
 }
 
 impl Limit {
@@ -99,6 +112,8 @@ impl Limit {
             Limit::Memory => "memory",
             Limit::PatternSteps => "pattern_steps",
             Limit::ResultSize => "result_size",
+            Limit::Work => "work",
+            Limit::Time => "time",
         }
     }
 }
@@ -269,6 +284,8 @@ mod tests {
             Limit::Memory,
             Limit::PatternSteps,
             Limit::ResultSize,
+            Limit::Work,
+            Limit::Time,
         ];
         let names: std::collections::BTreeSet<_> = all.iter().map(|l| l.as_str()).collect();
         assert_eq!(names.len(), all.len());

@@ -30,6 +30,7 @@ use mlua::{
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 /// A compiled chunk: Lua bytecode of the script (with line information, for error positions).
 pub(crate) struct LuaChunk {
@@ -62,11 +63,24 @@ pub(crate) fn compile(name: &str, source: &str) -> Result<LuaChunk, CompileError
 
 /// Lua reports `name:LINE: message near 'token'`; the column is where that token sits on the line.
 fn syntax_error(name: &str, source: &str, e: &mlua::Error) -> CompileError {
+    // Lua reports some compile errors (C stack overflow on deep nesting) as runtime errors; their
+    // text has the same `name:LINE: message` shape, without mlua's "runtime error: " prefix.
     let text = match e {
-        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::SyntaxError { message, .. } | mlua::Error::RuntimeError(message) => {
+            message.clone()
+        }
         other => other.to_string(),
     };
     let (line, message) = split_position(name, &text);
+    if line.is_none() && message.contains("C stack overflow") {
+        // Raised from C while parsing, where Lua knows no position: it concerns the whole script.
+        return CompileError {
+            script: name.to_string(),
+            line: 1,
+            column: 1,
+            message: "the script nests expressions or blocks too deeply for the Lua parser (C stack overflow)".to_string(),
+        };
+    }
     let line = line.unwrap_or(0);
     let column = column_of(source, line, &message);
     CompileError {
@@ -130,9 +144,34 @@ struct RunState {
     max_depth: usize,
     max_pattern_steps: u64,
     max_memory: usize,
+    /// Bytes read or written by native string and table functions, against `max_work`.
+    work: Cell<u64>,
+    max_work: u64,
+    deadline: Option<Instant>,
 }
 
 impl RunState {
+    /// Charges `bytes` of native work (see [`Limits::max_work_bytes`]); also the place where
+    /// native calls look at the clock.
+    fn charge_bytes(&self, bytes: usize) -> mlua::Result<()> {
+        if let Some(l) = self.tripped.get() {
+            return Err(limit_err(l));
+        }
+        let used = self.work.get().saturating_add(bytes as u64);
+        self.work.set(used);
+        if used > self.max_work {
+            return Err(self.trip(Limit::Work));
+        }
+        self.check_time()
+    }
+
+    fn check_time(&self) -> mlua::Result<()> {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(self.trip(Limit::Time));
+        }
+        Ok(())
+    }
+
     fn trip(&self, l: Limit) -> mlua::Error {
         if self.tripped.get().is_none() {
             self.tripped.set(Some(l));
@@ -409,6 +448,8 @@ fn install_patterns(lua: &Lua, string: &Table, st: &Rc<RunState>) -> mlua::Resul
             let init = opt_integer(lua, &args, 2, fname, 1)?;
             let plain = find && !matches!(arg(&args, 3), Value::Nil | Value::Boolean(false));
             let (sb, pb) = (s.as_bytes(), p.as_bytes());
+            // A plain find is a native substring search: its cost is the bytes it scans.
+            st.charge_bytes(sb.len())?;
             let (r, steps) =
                 lua_pattern::find_aux(&sb, &pb, init, plain, find, st.max_pattern_steps);
             st.charge(steps)?;
@@ -544,6 +585,7 @@ fn gsub(lua: &Lua, st: &RunState, args: MultiValue) -> mlua::Result<(Value, i64)
         }
     }
     st.charge(m.steps() + out.len() as u64 / 64)?;
+    st.charge_bytes(sb.len() + out.len())?;
     if !changed {
         return Ok((Value::String(s.clone()), n));
     }
@@ -774,6 +816,7 @@ fn setup(lua: &Lua, st: &Rc<RunState>) -> mlua::Result<()> {
     let string: Table = g.raw_get("string")?;
     let table: Table = g.raw_get("table")?;
     let math: Table = g.raw_get("math")?;
+    let utf8: Table = g.raw_get("utf8")?;
     let raw_tostring: Function = g.raw_get("tostring")?;
     let raw_format: Function = string.raw_get("format")?;
     let raw_rep: Function = string.raw_get("rep")?;
@@ -882,6 +925,7 @@ fn setup(lua: &Lua, st: &Rc<RunState>) -> mlua::Result<()> {
         })?,
     )?;
 
+    let st_r = st.clone();
     string.raw_set(
         "rep",
         lua.create_function(move |lua, args: MultiValue| {
@@ -889,13 +933,70 @@ fn setup(lua: &Lua, st: &Rc<RunState>) -> mlua::Result<()> {
             let len = |v: Value| -> mlua::Result<usize> {
                 Ok(lua.coerce_string(v)?.map_or(0, |s| s.as_bytes().len()))
             };
+            let (unit, sep) = (len(arg(&args, 0))?, len(arg(&args, 2))?);
             // An empty result repeated n times loops n times in C without allocating: skip it.
-            if n > 0 && len(arg(&args, 0))? + len(arg(&args, 2))? == 0 {
+            if n > 0 && unit + sep == 0 {
                 return Ok(Value::String(lua.create_string("")?));
+            }
+            if n > 0 {
+                // The result size is known before the C code builds it.
+                let n = u64::try_from(n).unwrap_or(u64::MAX);
+                let bytes = n
+                    .saturating_mul(unit as u64)
+                    .saturating_add(n.saturating_sub(1).saturating_mul(sep as u64));
+                if bytes > st_r.max_memory as u64 {
+                    return Err(st_r.trip(Limit::Memory));
+                }
+                st_r.charge_bytes(bytes as usize)?;
             }
             raw_rep.call::<Value>(args)
         })?,
     )?;
+
+    // Functions whose work is proportional to their first argument's length: charged before.
+    for (lib, fname) in [
+        (&string, "upper"),
+        (&string, "lower"),
+        (&string, "reverse"),
+        (&string, "sub"),
+        (&string, "byte"),
+        (&utf8, "len"),
+        (&utf8, "codepoint"),
+        (&utf8, "offset"),
+    ] {
+        let raw: Function = lib.raw_get(fname)?;
+        let st_w = st.clone();
+        lib.raw_set(
+            fname,
+            lua.create_function(move |lua, args: MultiValue| {
+                let n = match args.front() {
+                    Some(v) => lua
+                        .coerce_string(v.clone())?
+                        .map_or(0, |s| s.as_bytes().len()),
+                    None => 0,
+                };
+                st_w.charge_bytes(n)?;
+                raw.call::<MultiValue>(args)
+            })?,
+        )?;
+    }
+
+    // Functions whose output can be much larger than their input: charged by what they produced
+    // (each call is bounded by the memory limit; the budget bounds a loop of them).
+    for (lib, fname) in [(&string, "format"), (&table, "concat")] {
+        let wrapped: Function = lib.raw_get(fname)?;
+        let st_w = st.clone();
+        lib.raw_set(
+            fname,
+            lua.create_function(move |_, args: MultiValue| {
+                let out = wrapped.call::<Value>(args)?;
+                if let Value::String(s) = &out {
+                    st_w.charge_bytes(s.as_bytes().len())?;
+                }
+                Ok(out)
+            })?,
+        )?;
+    }
 
     let st_m = st.clone();
     table.raw_set(
@@ -1042,6 +1143,14 @@ fn limit_message(l: Limit, limits: &Limits) -> String {
             "a pattern match ran out of steps ({} allowed; the pattern backtracks too much for its subject)",
             limits.max_pattern_steps
         ),
+        Limit::Work => format!(
+            "the script made string and table functions read or write more than {} bytes (string.rep, upper, sub, gsub, table.concat …)",
+            limits.max_work_bytes
+        ),
+        Limit::Time => format!(
+            "the script ran longer than the sandbox's time limit of {} s",
+            limits.max_wall_time.as_secs_f64()
+        ),
         other => format!("the script exceeded the sandbox limit on {other}"),
     }
 }
@@ -1087,6 +1196,9 @@ pub(crate) fn run(
         max_depth: limits.max_call_depth,
         max_pattern_steps: limits.max_pattern_steps,
         max_memory: limits.max_memory_bytes,
+        work: Cell::new(0),
+        max_work: limits.max_work_bytes,
+        deadline: Instant::now().checked_add(limits.max_wall_time),
     });
     let outcome = execute(chunk, inputs, limits, &st);
     let output = std::mem::replace(&mut *st.capture.borrow_mut(), Capture::new(0)).finish();
@@ -1135,6 +1247,7 @@ fn execute(
         HookTriggers::new().every_nth_instruction(every),
         move |lua, _| {
             st_h.charge(u64::from(every))?;
+            st_h.check_time()?;
             if lua.inspect_stack(st_h.max_depth, |_| ()).is_some() {
                 return Err(st_h.trip(Limit::CallDepth));
             }

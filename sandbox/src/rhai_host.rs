@@ -9,6 +9,7 @@
 //! no module resolver and a module limit of zero.
 
 use crate::limits::{Capture, ErrorKind, Limit, Limits, Output, ScriptError};
+use crate::rhai_guard;
 use crate::view::{NodeKind, ViewNode, ViewValue};
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage,
@@ -19,6 +20,7 @@ use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Pos
 use serde_json::Value;
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
+use std::time::Instant;
 
 thread_local! {
     /// The capture of the execution running on this thread. Rhai's print callback has no context
@@ -36,20 +38,27 @@ fn capture_line(line: &str) {
     });
 }
 
-/// Installs a fresh capture and memory baseline for one execution; restores the previous ones
-/// when dropped.
+/// Installs a fresh capture, memory baseline and work budget for one execution; restores the
+/// previous ones when dropped.
 struct CaptureScope {
     previous: Option<Capture>,
     previous_mem: Option<isize>,
+    previous_budget: Option<rhai_guard::Budget>,
 }
 
 impl CaptureScope {
-    fn install(cap: usize) -> Self {
-        let previous = CAPTURE.with(|c| c.borrow_mut().replace(Capture::new(cap)));
+    fn install(limits: &Limits) -> Self {
+        let previous = CAPTURE.with(|c| {
+            c.borrow_mut()
+                .replace(Capture::new(limits.max_output_bytes))
+        });
         let previous_mem = MEM_START.with(|m| m.replace(crate::meter::thread_live_bytes()));
+        let previous_budget =
+            rhai_guard::install(Some(rhai_guard::Budget::new(limits, Instant::now())));
         CaptureScope {
             previous,
             previous_mem,
+            previous_budget,
         }
     }
 
@@ -66,6 +75,7 @@ impl Drop for CaptureScope {
         let prev = self.previous.take();
         CAPTURE.with(|c| *c.borrow_mut() = prev);
         MEM_START.with(|m| m.set(self.previous_mem));
+        rhai_guard::install(self.previous_budget);
     }
 }
 
@@ -252,6 +262,8 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
     engine.register_global_module(BasicMathPackage::new().as_shared_module());
     engine.register_global_module(BasicFnPackage::new().as_shared_module());
     register_view(&mut engine);
+    // After the packages, on the global namespace: these take precedence over the packages' own.
+    rhai_guard::register(&mut engine, limits);
 
     engine.set_max_operations(limits.max_operations.max(1));
     engine.set_max_call_levels(limits.max_call_depth);
@@ -266,10 +278,15 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
     engine.disable_symbol("eval");
 
     let max_memory = isize::try_from(limits.max_memory_bytes).unwrap_or(isize::MAX);
-    engine.on_progress(move |_ops| {
+    engine.on_progress(move |ops| {
+        // The clock is read every 256 operations: often enough for a backstop, rarely enough
+        // to cost nothing measurable.
+        if ops % 256 == 0 && rhai_guard::past_deadline() {
+            return Some(Dynamic::from(Limit::Time.as_str()));
+        }
         let start = MEM_START.with(Cell::get)?;
         let now = crate::meter::thread_live_bytes()?;
-        (now.saturating_sub(start) > max_memory).then(|| Dynamic::from("memory"))
+        (now.saturating_sub(start) > max_memory).then(|| Dynamic::from(Limit::Memory.as_str()))
     });
     engine.on_print(capture_line);
     engine.on_debug(|text, _source, pos| {
@@ -318,7 +335,7 @@ pub(crate) fn run(
     for (name, value) in inputs {
         scope.push(name.to_string(), to_dynamic(value));
     }
-    let mut capture = CaptureScope::install(limits.max_output_bytes);
+    let mut capture = CaptureScope::install(limits);
     let result = engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast);
     let output = capture.take();
     drop(capture);
@@ -334,7 +351,7 @@ pub(crate) fn run(
                 Err(e) => Err(attach(e)),
             }
         }
-        Err(err) => Err(attach(map_error(&err))),
+        Err(err) => Err(attach(map_error(&err, limits))),
     }
 }
 
@@ -347,7 +364,7 @@ fn innermost(err: &EvalAltResult) -> &EvalAltResult {
     }
 }
 
-fn map_error(err: &EvalAltResult) -> ScriptError {
+fn map_error(err: &EvalAltResult, limits: &Limits) -> ScriptError {
     let inner = innermost(err);
     let pos = {
         let p = inner.position();
@@ -366,10 +383,32 @@ fn map_error(err: &EvalAltResult) -> ScriptError {
             Limit::CallDepth,
             "the script nested function calls too deeply (endless recursion?)",
         ),
-        EvalAltResult::ErrorTerminated(..) => ScriptError::limit(
-            Limit::Memory,
-            "the script allocated more memory than the sandbox allows",
-        ),
+        EvalAltResult::ErrorTerminated(token, _) => {
+            let token = token.read_lock::<ImmutableString>();
+            match token.as_deref().map(|t| t.as_str()) {
+                Some("work") => ScriptError::limit(
+                    Limit::Work,
+                    format!(
+                        "the script made builtins read or write more than {} bytes (string searches, replaces, pads, splits …)",
+                        limits.max_work_bytes
+                    ),
+                ),
+                Some("time") => ScriptError::limit(
+                    Limit::Time,
+                    format!(
+                        "the script ran longer than the sandbox's time limit of {} s",
+                        limits.max_wall_time.as_secs_f64()
+                    ),
+                ),
+                _ => ScriptError::limit(
+                    Limit::Memory,
+                    format!(
+                        "the script allocated more memory than the sandbox allows ({} bytes)",
+                        limits.max_memory_bytes
+                    ),
+                ),
+            }
+        }
         EvalAltResult::ErrorTooManyVariables(_) => {
             ScriptError::limit(Limit::Variables, "the script declared too many variables")
         }

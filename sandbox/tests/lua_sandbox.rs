@@ -319,8 +319,125 @@ fn results_must_be_plain_data() {
     assert_eq!(out.value, json!({"1": "a", "2": "b", "x": 1}));
     let limits = Limits {
         max_result_depth: 5,
-        ..Limits::default()
+        ..common::test_limits()
     };
     let err = run_with(limits, Lua, "local t = {} t.t = t return t").unwrap_err();
     assert_eq!(err.kind, ErrorKind::Limit(Limit::ResultSize));
+}
+
+// Native string and table functions count as one instruction each; the work budget charges the
+// bytes they read or write, so a loop of them ends (before: `string.rep("a", 2^24)` a million
+// times was ~19 hours within the instruction limit).
+
+#[test]
+fn a_loop_of_heavy_string_functions_ends_at_the_work_limit() {
+    for src in [
+        r#"for i = 1, 1000000 do local x = string.rep("a", 2^24) end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:upper() end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:lower() end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:reverse() end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:sub(2) end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:find("b", 1, true) end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = s:gsub("b", "c") end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = string.format("%s", s) end return true"#,
+        r#"local s = string.rep("a", 2^23) for i = 1, 1000000 do local x = utf8.len(s) end return true"#,
+        r#"local t = {string.rep("a", 2^22), string.rep("b", 2^22)} for i = 1, 1000000 do local x = table.concat(t) end return true"#,
+    ] {
+        let err = run_guarded(Lua, src).unwrap_err();
+        // `find` and `gsub` also charge their matcher steps to the instruction budget, which it may
+        // exhaust first; either way the loop ends at a deterministic limit.
+        if (src.contains("find") || src.contains("gsub"))
+            && err.kind == ErrorKind::Limit(Limit::Instructions)
+        {
+            continue;
+        }
+        assert_eq!(err.kind, ErrorKind::Limit(Limit::Work), "{src}: {err}");
+        assert!(err.message.contains("268435456"), "{}", err.message);
+    }
+}
+
+#[test]
+fn string_rep_checks_its_result_size_before_building_it() {
+    let err = run_guarded(Lua, r#"return #string.rep("ab", 2^40, ",")"#).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit(Limit::Memory), "{err}");
+}
+
+#[test]
+fn the_work_budget_is_charged_per_execution() {
+    let limits = Limits {
+        max_work_bytes: 100,
+        ..common::test_limits()
+    };
+    // upper (10) + rep (30) + sub (30) = 70 bytes: within 100, on every run.
+    let sandbox = Sandbox::new(limits);
+    let script = Script {
+        language: Lua,
+        name: "t.lua".into(),
+        source: Arc::from(r#"local s = string.rep(("abcdefghij"):upper(), 3) return s:sub(28)"#),
+        inputs: vec![],
+    };
+    let compiled = sandbox.compile(&script).unwrap();
+    for _ in 0..3 {
+        assert_eq!(sandbox.run(&compiled, &[]).unwrap().value, json!("HIJ"));
+    }
+    let script = Script {
+        source: Arc::from(
+            r#"local s = string.rep("abcdefghij", 3) for i = 1, 3 do s:upper() end return 1"#,
+        ),
+        ..script
+    };
+    let compiled = sandbox.compile(&script).unwrap();
+    let err = sandbox.run(&compiled, &[]).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit(Limit::Work), "{err}");
+}
+
+#[test]
+fn the_wall_clock_backstop_ends_a_script_and_names_the_limit() {
+    // The mechanism, not a duration: with no time at all the first hook ends the loop, long before
+    // the instruction limit (raised out of reach here).
+    let limits = Limits {
+        max_wall_time: std::time::Duration::ZERO,
+        max_instructions: u64::MAX,
+        ..common::test_limits()
+    };
+    let err = common::watchdog(move || run_with(limits, Lua, "while true do end")).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit(Limit::Time), "{err}");
+    assert!(err.message.contains("time limit"), "{}", err.message);
+    // pcall cannot swallow it either.
+    let limits = Limits {
+        max_wall_time: std::time::Duration::ZERO,
+        max_instructions: u64::MAX,
+        ..common::test_limits()
+    };
+    let err = common::watchdog(move || {
+        run_with(
+            limits,
+            Lua,
+            "while true do pcall(function() for i=1,10000 do end end) end",
+        )
+    })
+    .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Limit(Limit::Time), "{err}");
+}
+
+#[test]
+fn deep_nesting_is_a_clear_compile_error() {
+    // Lua's parser stops at its C-level limit, raised from C where Lua knows no position; it was
+    // reported at line 0 as "runtime error: C stack overflow". It concerns the whole script.
+    let src = format!(
+        "local x = 1\nreturn {}1{}",
+        "(".repeat(1000),
+        ")".repeat(1000)
+    );
+    let sandbox = Sandbox::new(common::test_limits());
+    let script = Script {
+        language: Lua,
+        name: "deep.lua".into(),
+        source: Arc::from(src),
+        inputs: vec![],
+    };
+    let err = sandbox.compile(&script).err().expect("does not compile");
+    assert_eq!((err.line, err.column), (1, 1), "{err}");
+    assert!(!err.message.contains("runtime error"), "{err}");
+    assert!(err.message.contains("too deeply"), "{err}");
 }

@@ -203,6 +203,7 @@ fn output_path(p: &Parsed, flag: &str) -> Result<Option<PathBuf>, GaitError> {
         Some(v) => {
             let path = PathBuf::from(v.trim());
             check_output_path(&path, &format!("--{flag}"))?;
+            gait_engine::regress::run::check_report_dir(&path, &format!("--{flag}"))?;
             Ok(Some(path))
         }
     }
@@ -335,7 +336,13 @@ fn regress(ctx: &Ctx, p: &Parsed, config: &Path, fixture: Option<InitReport>) ->
         out.failed
     );
     for f in &out.failures {
-        text.push_str(&format!("\nFAIL {}: {}", f.name, f.reason_codes.join(",")));
+        // As the JUnit failure message: a grader that failed without reason codes "failed".
+        let why = if f.reason_codes.is_empty() {
+            "failed".to_string()
+        } else {
+            f.reason_codes.join(",")
+        };
+        text.push_str(&format!("\nFAIL {}: {why}", f.name));
         if !f.message.is_empty() {
             text.push_str(&format!(" ({})", f.message));
         }
@@ -368,6 +375,9 @@ fn run_run(ctx: &mut Ctx, p: Parsed) -> CmdResult {
 }
 
 fn run_bootstrap(ctx: &mut Ctx, p: Parsed) -> CmdResult {
+    // Report paths are checked before the fixture is created, not after.
+    output_path(&p, "output")?;
+    output_path(&p, "junit")?;
     let report = init(ctx, &p, true)?;
     let config = PathBuf::from(&report.config_path);
     regress(ctx, &p, &config, Some(report))

@@ -1102,3 +1102,201 @@ fn lua_module_import() {
         "'require'",
     );
 }
+
+// The acceptance review's reproductions (issue 5): one builtin call allocating far past the limits
+// aborted gait (exit 134, no result written); loops of heavy builtins ran for hours.
+
+#[test]
+fn rhai_replace_blowup_is_a_limit_not_an_abort() {
+    let g = attack(
+        "replace.rhai",
+        r#"let s = ""; s.pad(100000, "x"); s.replace("x", s); s.len()"#,
+    );
+    assert_limit(&g, &["string_size"]);
+}
+
+#[test]
+fn rhai_array_pad_of_big_keyed_maps_is_a_limit_not_an_abort() {
+    let g = attack(
+        "pad.rhai",
+        r#"let k=""; k.pad(1000000,"k"); let m=#{}; m[k]=1; let a=[]; a.pad(90000, m); true"#,
+    );
+    assert_limit(&g, &["memory"]);
+}
+
+#[test]
+fn rhai_heavy_builtin_loop_ends_at_the_work_limit() {
+    let g = attack(
+        "index_of.rhai",
+        r#"let s=""; s.pad(1000000,"a"); let t=""; t.pad(500000,"a"); t+="b"; loop { s.index_of(t); }"#,
+    );
+    assert_limit(&g, &["work"]);
+}
+
+#[test]
+fn lua_heavy_builtin_loop_ends_at_the_work_limit() {
+    let g = attack(
+        "rep.lua",
+        r#"for i=1,1000000 do local x = string.rep("a", 2^24) end return true"#,
+    );
+    assert_limit(&g, &["work"]);
+    let g = attack(
+        "upper.lua",
+        r#"local s = string.rep("a", 2^23) for i=1,1000000 do local x = s:upper() end return true"#,
+    );
+    assert_limit(&g, &["work"]);
+}
+
+#[test]
+fn paths_in_the_fixture_set_stay_inside_it() {
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    let good = sb.read("gait.yaml");
+    // The fixture runpack: absolute, or climbing out of the directory of gait.yaml.
+    for bad in [
+        "../../../etc/passwd",
+        "/etc/passwd",
+        "fixtures/../../x/runpack.zip",
+    ] {
+        edit_config(&sb, |c| c["fixtures"][0]["runpack"] = json!(bad));
+        let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+        assert_eq!(code, 6, "{bad}: {out}");
+        let msg = out["error"].as_str().unwrap();
+        assert!(msg.contains(bad) && msg.contains("inside"), "{bad}: {out}");
+        sb.write("gait.yaml", &good);
+    }
+    // A script named in gait.yaml, and one named in fixture.json (relative to its directory).
+    sb.write("graders/ok.rhai", "true");
+    for bad in [
+        "/etc/hostname",
+        "../outside.rhai",
+        "graders/../../outside.rhai",
+    ] {
+        edit_config(&sb, |c| {
+            c["graders"] = json!([{"name": "g", "script": bad, "language": "rhai"}])
+        });
+        let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+        assert_eq!(code, 6, "{bad}: {out}");
+        assert!(out["error"].as_str().unwrap().contains(bad), "{out}");
+        sb.write("gait.yaml", &good);
+    }
+    edit_fixture(
+        &sb,
+        "run_demo",
+        |f| {
+            f["graders"] =
+                json!([{"name": "g", "script": "../../../outside.rhai", "language": "rhai"}])
+        },
+    );
+    let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+    assert_eq!(code, 6, "{out}");
+    // Inside the set, `..` is fine: the fixture's script one level up from its directory.
+    edit_fixture(&sb, "run_demo", |f| {
+        f["graders"] = json!([{"name": "g", "script": "../../graders/ok.rhai"}])
+    });
+    let (code, out) = sb.run_json(&["regress", "run", "--json"]);
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn concurrent_adds_lose_no_fixture() {
+    // Before the lock, 12 parallel adds left 1 of them listed in gait.yaml: each read the list,
+    // added its own fixture and wrote the list back over the others'.
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    let outputs: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..12)
+            .map(|i| {
+                let sb = &sb;
+                scope.spawn(move || {
+                    let name = format!("par{i}");
+                    sb.gait()
+                        .args([
+                            "regress", "add", "--from", "run_demo", "--name", &name, "--json",
+                        ])
+                        .output()
+                        .expect("run gait")
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for out in outputs {
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    let names: BTreeSet<String> = read_json(&sb, "gait.yaml")["fixtures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut want: BTreeSet<String> = (0..12).map(|i| format!("par{i}")).collect();
+    want.insert("run_demo".into());
+    assert_eq!(names, want);
+    assert!(!sb.join("gait.yaml.lock").exists(), "the lock is released");
+}
+
+#[test]
+fn reports_into_a_missing_directory_are_refused() {
+    // Like the reference's os.WriteFile: a missing parent is an error (exit 6), and nothing —
+    // no directory tree, no report — is created.
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    for args in [
+        ["--junit", "nonexistent/dir/j.xml"],
+        ["--output", "nonexistent/dir/r.json"],
+    ] {
+        let mut all = vec!["regress", "run"];
+        all.extend(args);
+        all.push("--json");
+        let (code, out) = sb.run_json(&all);
+        assert_eq!(code, 6, "{args:?}: {out}");
+        assert!(
+            out["error"].as_str().unwrap().contains("does not exist"),
+            "{out}"
+        );
+        assert!(
+            !sb.join("nonexistent").exists(),
+            "{args:?} created directories"
+        );
+    }
+    let (code, out) = sb.run_json(&[
+        "regress",
+        "bootstrap",
+        "--from",
+        "run_demo",
+        "--name",
+        "boot",
+        "--junit",
+        "nope/j.xml",
+        "--json",
+    ]);
+    assert_eq!(code, 6, "{out}");
+    assert!(
+        !sb.join("fixtures/boot").exists(),
+        "checked before the fixture is created"
+    );
+    // An existing directory is fine.
+    std::fs::create_dir(sb.join("reports")).unwrap();
+    let (code, out) = sb.run_json(&["regress", "run", "--junit", "reports/j.xml", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(sb.join("reports/j.xml").exists());
+}
+
+#[test]
+fn a_failure_without_reason_codes_reads_failed() {
+    let sb = Sandbox::new();
+    demo_fixture(&sb);
+    sb.write("graders/f.rhai", "false");
+    edit_config(&sb, |c| {
+        c["graders"] = json!([{"name": "f", "script": "graders/f.rhai"}])
+    });
+    let (code, out, err) = sb.run(&["regress", "run"]);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(out.contains("FAIL run_demo/f: failed"), "{out}");
+}

@@ -104,6 +104,11 @@ pub fn init_fixture(req: &InitRequest<'_>) -> Result<InitReport, GaitError> {
 
     let rel_dir = format!("{FIXTURES_DIR}/{name}");
     let dir = req.base_dir.join(&rel_dir);
+    let config_path = req.base_dir.join(CONFIG_FILE);
+    // gait.yaml is read, changed and written back: concurrent `regress add`s (parallel CI jobs)
+    // would each write their own fixture list and lose the others'. The reference's lock
+    // protocol (`gait.yaml.lock`) makes the read-modify-write, and the existence check, atomic.
+    let _lock = fsx::acquire_lock(&config_path, fsx::LockSettings::default())?;
     let fixture_path = dir.join("fixture.json");
     let existed = fixture_path.exists() || dir.join(FIXTURE_RUNPACK).exists();
     if existed && !req.replace {
@@ -114,7 +119,6 @@ pub fn init_fixture(req: &InitRequest<'_>) -> Result<InitReport, GaitError> {
         );
     }
 
-    let config_path = req.base_dir.join(CONFIG_FILE);
     let mut config = match fsx::read_bounded(&config_path, MAX_CONFIG_BYTES) {
         Ok(text) => Config::parse(&text, CONFIG_FILE)?,
         Err(FsError::NotFound { .. }) => Config::new(DEFAULT_FIXTURE_SET),

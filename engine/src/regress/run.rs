@@ -63,6 +63,78 @@ fn read_input(path: &Path, what: &str, hint: &str) -> Result<Vec<u8>, GaitError>
     })
 }
 
+/// Joins `rel` (a path read from `gait.yaml` or a `fixture.json`) to `base` (the directory of
+/// the file that names it) and checks that the result stays inside `project` (the directory of
+/// `gait.yaml`), by its components: no absolute path, no `..` climbing out. A fixture set is
+/// often someone else's (a pull request, a shared repository); without this, `"runpack":
+/// "../../../etc/passwd"` made gait read files outside it and echo their bytes in messages.
+/// `what` names the field in the message. Candidate runpacks are not confined: the reference reads
+/// them wherever they are, and a path that is not a runpack fails its grader.
+pub fn confined_join(
+    project: &Path,
+    base: &Path,
+    rel: &str,
+    what: &str,
+) -> Result<PathBuf, GaitError> {
+    use std::path::Component;
+    let refuse = |why: &str| {
+        GaitError::invalid(format!(
+            "{what} {rel:?} {why}: paths in a fixture set stay inside its directory ({})",
+            if project.as_os_str().is_empty() {
+                ".".to_string()
+            } else {
+                project.display().to_string()
+            }
+        ))
+        .with_hint(
+            "use a path relative to the file that names it, inside the fixture set's directory",
+        )
+    };
+    let path = Path::new(rel);
+    if path.has_root()
+        || path
+            .components()
+            .any(|c| matches!(c, Component::Prefix(_) | Component::RootDir))
+    {
+        return Err(refuse("is absolute"));
+    }
+    let joined = base.join(path);
+    let inner = joined
+        .strip_prefix(project)
+        .map_err(|_| refuse("is outside the fixture set"))?;
+    let mut depth = 0usize;
+    for c in inner.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::CurDir => {}
+            Component::ParentDir => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| refuse("climbs out of the fixture set"))?;
+            }
+            Component::RootDir | Component::Prefix(_) => return Err(refuse("is absolute")),
+        }
+    }
+    Ok(joined)
+}
+
+/// Refuses a report path whose directory does not exist, as the reference's `os.WriteFile` does,
+/// before any fixture is graded: a typo in `--junit` must not create a directory tree, nor be
+/// found only after the whole run.
+pub fn check_report_dir(path: &Path, flag: &str) -> Result<(), GaitError> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(GaitError::invalid(format!(
+                "{flag} {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            ))
+            .with_hint("create the directory first, or write the report into an existing one"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Reads `gait.yaml` and each fixture's `fixture.json`. Every problem here is invalid input.
 pub fn prepare(config_path: &Path) -> Result<Prepared, GaitError> {
     let shown = config_path.display().to_string();
@@ -82,7 +154,12 @@ pub fn prepare(config_path: &Path) -> Result<Prepared, GaitError> {
         .unwrap_or_default();
     let mut fixtures = Vec::with_capacity(config.fixtures.len());
     for f in &config.fixtures {
-        let runpack = config_dir.join(&f.runpack);
+        let runpack = confined_join(
+            &config_dir,
+            &config_dir,
+            &f.runpack,
+            &format!("{shown}: fixture {:?}: runpack", f.name),
+        )?;
         let dir = runpack.parent().map(Path::to_path_buf).unwrap_or_default();
         let spec_path = dir.join("fixture.json");
         let spec_shown = spec_path.display().to_string();
