@@ -4,7 +4,7 @@
 use super::{normalize_digest, normalize_scope, scope_csv, short_id};
 use crate::trace::{string_or_null, time_or_null, vec_or_null};
 use gait_engine::crypto::{PrivateKey, PublicKey, Signature};
-use gait_engine::{GaitError, GoTime, canon};
+use gait_engine::{GaitError, GoTime};
 use serde::{Deserialize, Serialize};
 
 pub const APPROVAL_TOKEN_SCHEMA_ID: &str = "gait.gate.approval_token";
@@ -167,34 +167,29 @@ pub fn mint(opts: &MintApproval<'_>, key: &PrivateKey) -> Result<ApprovalToken, 
 impl ApprovalToken {
     /// Decodes token JSON (strict: duplicate keys are refused).
     pub fn parse(bytes: &[u8]) -> Result<ApprovalToken, GaitError> {
-        canon::parse(bytes, canon::ParseOptions::recorded_payload())
-            .map_err(|e| GaitError::invalid(format!("parse approval token: {e}")))?;
-        serde_json::from_slice(bytes)
-            .map_err(|e| GaitError::invalid(format!("parse approval token: {e}")))
+        super::parse_token(bytes, "approval")
     }
 
     /// sha256 of the JCS form without the signature.
     pub fn signable_digest(&self) -> Result<String, GaitError> {
         let mut unsigned = self.clone();
         unsigned.signature = None;
-        canon::digest_of(&unsigned)
-            .map_err(|e| GaitError::internal(format!("digest approval token: {e}")))
+        super::unsigned_digest(&unsigned, "approval")
     }
 
     /// Signs in place (over the current field values).
     pub fn sign(&mut self, key: &PrivateKey) -> Result<(), GaitError> {
-        let digest = self.signable_digest()?;
-        self.signature = Some(
-            key.sign_digest(&digest)
-                .map_err(|e| GaitError::internal(format!("sign approval token: {e}")))?,
-        );
+        self.signature = Some(super::sign_token(
+            key,
+            &self.signable_digest()?,
+            "approval",
+        )?);
         Ok(())
     }
 
     /// File bytes: two-space indent, Go escaping, trailing newline.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, GaitError> {
-        gait_engine::gojson::to_indented(self)
-            .map_err(|e| GaitError::internal(format!("encode approval token: {e}")))
+        super::token_file_bytes(self, "approval")
     }
 
     /// The reference's normalization before re-marshalling (FIELDS §1): defaults for empty schema

@@ -6,7 +6,7 @@ use super::approval::{TOKEN_SCHEMA_VERSION, default_if_empty};
 use super::{normalize_digest, normalize_scope, scope_csv, short_id};
 use crate::trace::{string_or_null, time_or_null, vec_or_null};
 use gait_engine::crypto::{PrivateKey, PublicKey, Signature};
-use gait_engine::{GaitError, GoTime, canon};
+use gait_engine::{GaitError, GoTime};
 use serde::{Deserialize, Serialize};
 
 pub const DELEGATION_TOKEN_SCHEMA_ID: &str = "gait.gate.delegation_token";
@@ -135,31 +135,29 @@ pub fn mint(opts: &MintDelegation<'_>, key: &PrivateKey) -> Result<DelegationTok
 impl DelegationToken {
     /// Decodes token JSON (strict: duplicate keys are refused).
     pub fn parse(bytes: &[u8]) -> Result<DelegationToken, GaitError> {
-        canon::parse(bytes, canon::ParseOptions::recorded_payload())
-            .map_err(|e| GaitError::invalid(format!("parse delegation token: {e}")))?;
-        serde_json::from_slice(bytes)
-            .map_err(|e| GaitError::invalid(format!("parse delegation token: {e}")))
+        super::parse_token(bytes, "delegation")
     }
 
+    /// sha256 of the JCS form without the signature.
     pub fn signable_digest(&self) -> Result<String, GaitError> {
         let mut unsigned = self.clone();
         unsigned.signature = None;
-        canon::digest_of(&unsigned)
-            .map_err(|e| GaitError::internal(format!("digest delegation token: {e}")))
+        super::unsigned_digest(&unsigned, "delegation")
     }
 
+    /// Signs in place (over the current field values).
     pub fn sign(&mut self, key: &PrivateKey) -> Result<(), GaitError> {
-        let digest = self.signable_digest()?;
-        self.signature = Some(
-            key.sign_digest(&digest)
-                .map_err(|e| GaitError::internal(format!("sign delegation token: {e}")))?,
-        );
+        self.signature = Some(super::sign_token(
+            key,
+            &self.signable_digest()?,
+            "delegation",
+        )?);
         Ok(())
     }
 
+    /// File bytes: two-space indent, Go escaping, trailing newline.
     pub fn to_file_bytes(&self) -> Result<Vec<u8>, GaitError> {
-        gait_engine::gojson::to_indented(self)
-            .map_err(|e| GaitError::internal(format!("encode delegation token: {e}")))
+        super::token_file_bytes(self, "delegation")
     }
 
     /// The reference's normalization before re-marshalling (FIELDS §1): as the approval token's,

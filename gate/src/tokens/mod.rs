@@ -12,7 +12,10 @@ pub mod approval;
 pub mod delegation;
 
 use crate::text;
+use gait_engine::crypto::{PrivateKey, Signature};
 use gait_engine::{GaitError, canon, fsx};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::path::Path;
 
 /// Token files larger than this are refused.
@@ -46,6 +49,36 @@ pub fn read_token_bytes(path: &Path, what: &str) -> Result<Vec<u8>, GaitError> {
     canon::parse(&bytes, canon::ParseOptions::recorded_payload())
         .map_err(|e| GaitError::invalid(format!("parse {what}: {e}")))?;
     Ok(bytes)
+}
+
+/// Decodes a token of either kind (`kind` words the errors): strict JSON first, so duplicate keys
+/// are refused, then the struct as Go decodes it.
+pub(crate) fn parse_token<T: DeserializeOwned>(bytes: &[u8], kind: &str) -> Result<T, GaitError> {
+    let invalid = |e: String| GaitError::invalid(format!("parse {kind} token: {e}"));
+    canon::parse(bytes, canon::ParseOptions::recorded_payload())
+        .map_err(|e| invalid(e.to_string()))?;
+    serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))
+}
+
+/// sha256 of the JCS form of a token whose signature has been cleared.
+pub(crate) fn unsigned_digest<T: Serialize>(unsigned: &T, kind: &str) -> Result<String, GaitError> {
+    canon::digest_of(unsigned).map_err(|e| GaitError::internal(format!("digest {kind} token: {e}")))
+}
+
+/// The ed25519 envelope over a token's signable digest.
+pub(crate) fn sign_token(
+    key: &PrivateKey,
+    digest: &str,
+    kind: &str,
+) -> Result<Signature, GaitError> {
+    key.sign_digest(digest)
+        .map_err(|e| GaitError::internal(format!("sign {kind} token: {e}")))
+}
+
+/// Token file bytes: two-space indent, Go escaping, trailing newline.
+pub(crate) fn token_file_bytes<T: Serialize>(token: &T, kind: &str) -> Result<Vec<u8>, GaitError> {
+    gait_engine::gojson::to_indented(token)
+        .map_err(|e| GaitError::internal(format!("encode {kind} token: {e}")))
 }
 
 /// The sorted, deduplicated union of a single-token flag and a comma-separated chain flag
