@@ -203,7 +203,7 @@ fn baseline_fixture_verdicts_match_the_readme_table() {
     );
 }
 
-/// The gate workflow of the repository README: every runnable command (no `<placeholder>`), in
+/// The gate workflow of the repository README: every runnable command (lines with a `<...>` slot to fill in are skipped), in
 /// order, with the exit code its `# exit N` comment states.
 #[test]
 fn readme_gate_workflow_runs() {
