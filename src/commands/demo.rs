@@ -127,7 +127,8 @@ struct PolicyDemoOut {
 fn run_policy_demo(ctx: &mut Ctx) -> CmdResult {
     let (_, template) = gait_gate::templates::find("high")
         .ok_or_else(|| GaitError::internal("the high-risk baseline template is missing"))?;
-    let policy = super::gate::policy_cache(ctx).load(template.as_bytes())?.0;
+    // The built-in template names no predicates: no plugin host, no cache, no write under the home.
+    let policy = gait_gate::cache::PolicyCache::disabled().load_fresh(template.as_bytes())?;
     let result =
         gait_gate::policytest::run(&policy, POLICY_DEMO_INTENT_JSON.as_bytes(), ctx.now())?;
     for (path, bytes) in [

@@ -287,7 +287,7 @@ fn run_init(ctx: &mut Ctx, p: Parsed) -> CmdResult {
         );
     }
     // A pack's template must be a valid policy (its predicates installed) before it is written.
-    let loaded = super::gate::policy_cache(ctx)
+    let loaded = super::gate::policy_cache_read_only(ctx)
         .load_fresh(text.as_bytes())
         .map_err(|e| e.context(&format!("template {canonical}")))?;
     fsx::write_atomic(&out_path, text.as_bytes(), 0o644)
