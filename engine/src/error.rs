@@ -218,7 +218,8 @@ impl From<crate::crypto::KeyError> for GaitError {
             KeyError::Ambiguous => "pass either the key path flag or the key env flag, not both".to_string(),
             KeyError::NoPrivateKey => "pass --private-key FILE or --private-key-env VAR".to_string(),
             KeyError::NoPublicKey => "pass --public-key FILE or --public-key-env VAR".to_string(),
-            KeyError::Mode(_) => "use --key-mode dev or --key-mode prod".to_string(),
+            // The reference answers a bad --key-mode with the default usage hint (cli-bad-key-mode).
+            KeyError::Mode(_) => return GaitError::invalid(e.to_string()),
             _ => "key files hold one line of base64: 64 bytes (seed and public key) for a private key, 32 for a public key; `gait keys init` writes them".to_string(),
         };
         GaitError::invalid(e.to_string()).with_hint(hint)

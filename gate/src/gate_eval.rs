@@ -181,12 +181,7 @@ pub fn gate_eval(
     let profile = Profile::parse(&opts.profile)?;
     let key_mode = match opts.key_mode.trim() {
         "" => KeyMode::Dev,
-        m => KeyMode::parse(m).map_err(|_| {
-            GaitError::invalid(format!(
-                "unsupported key mode: {}",
-                gait_engine::canon::go_quote(m)
-            ))
-        })?,
+        m => KeyMode::parse(m)?,
     };
     let broker = make_broker(opts)?;
     let outputs = Outputs {

@@ -86,12 +86,7 @@ pub fn parse_ttl(text: &str) -> Result<i128, GaitError> {
 
 /// The signing key for a minting command, resolved by `--key-mode` like the reference.
 pub fn signing_key(ctx: &Ctx, p: &Parsed) -> Result<(PrivateKey, Vec<String>), GaitError> {
-    let mode = KeyMode::parse(&p.str("key-mode")).map_err(|_| {
-        GaitError::invalid(format!(
-            "unsupported key mode: {}",
-            gait_engine::canon::go_quote(&p.str("key-mode"))
-        ))
-    })?;
+    let mode = KeyMode::parse(&p.str("key-mode"))?;
     let source = ctx.key_source(p, "private-key", "private-key-env")?;
     let choice = resolve_signing_key(mode, &source, ctx.random_seed()?)
         .map_err(|e| GaitError::invalid(e.to_string()))?;
