@@ -204,7 +204,7 @@ fn go_parse_failure(s: &str) -> String {
     let mut i = 0;
     let rest = |i: usize| s.get(i..).unwrap_or("");
     // Year.
-    if b.len() < 4 || !digit(b, 0) || !b[..4].iter().all(u8::is_ascii_digit) {
+    if b.len() < 4 || !b[..4].iter().all(u8::is_ascii_digit) {
         return cannot(s, "2006");
     }
     let year: i32 = s[..4].parse().unwrap_or(0);
