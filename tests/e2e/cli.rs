@@ -356,3 +356,56 @@ fn command_groups_list_their_subcommands() {
         "unknown command: nope"
     );
 }
+
+/// Started with stdout closed, gait still runs and its artifacts stay clean: descriptor 1 is
+/// reopened on /dev/null at start-up, so no file gait opens can take its number and receive the
+/// report (the start-up replaces Rust's, which did the same).
+#[cfg(unix)]
+#[test]
+fn closed_stdout_never_lands_in_an_artifact() {
+    use std::os::unix::process::CommandExt;
+    let sb = Sandbox::new();
+    let mut cmd = sb.std_gait();
+    cmd.arg("demo");
+    // SAFETY: close(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let status = cmd.status().expect("run gait");
+    assert_eq!(status.code(), Some(0));
+    let (code, json) = sb.run_json(&["verify", "run_demo", "--json"]);
+    assert_eq!(code, 0, "{json}");
+    assert_eq!(json["ok"], true);
+    let zip = sb.read("gait-out/runpack_run_demo.zip");
+    assert!(zip.starts_with(b"PK\x03\x04"));
+    assert!(!zip.windows(7).any(|w| w == b"run_id="));
+}
+
+/// A reader that goes away is an error gait survives and reports with an exit code, never a death
+/// by SIGPIPE halfway through writing its artifacts.
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_does_not_kill_gait() {
+    use std::os::unix::process::ExitStatusExt;
+    let sb = Sandbox::new();
+    use std::os::unix::process::CommandExt;
+    let mut cmd = sb.std_gait();
+    cmd.arg("demo").stdout(std::process::Stdio::piped());
+    // The test harness ignores SIGPIPE and children inherit that; a shell would not.
+    // SAFETY: signal(2) is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("run gait");
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait gait");
+    assert_eq!(status.signal(), None, "killed by a signal: {status:?}");
+    assert!(status.code().is_some());
+    assert_eq!(sb.run_json(&["verify", "run_demo", "--json"]).0, 0);
+}

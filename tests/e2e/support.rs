@@ -56,7 +56,12 @@ impl Sandbox {
 
     /// A gait command in this sandbox with a clean environment.
     pub fn gait(&self) -> Command {
-        let mut cmd = Command::new(gait_bin());
+        Command::from_std(self.std_gait())
+    }
+
+    /// [`Sandbox::gait`] as a plain `std::process::Command`, for spawning with custom descriptors.
+    pub fn std_gait(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(gait_bin());
         cmd.current_dir(self.path());
         for (key, _) in std::env::vars_os() {
             if key.to_string_lossy().starts_with("GAIT_") {
