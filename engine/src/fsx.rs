@@ -1,7 +1,8 @@
 //! File-system primitives: bounded reads, atomic writes and the reference's lock-file protocol.
 //!
-//! - Nothing is half-written: [`write_atomic`] writes a temp file in the target directory, syncs it,
-//!   sets its mode, then renames it over the target.
+//! - Nothing is half-written: [`write_atomic`] writes a temp file in the target directory, sets its
+//!   mode, syncs it, then renames it over the target; [`write_atomic_all`] does so for several files
+//!   with their syncs overlapped.
 //! - Shared state (rate limits, kill switch) is updated under `<state>.lock`, created exclusively;
 //!   a waiter retries for up to 3 s and breaks a lock older than 15 s, like the reference, so gait and
 //!   the reference can share one state directory.
@@ -105,7 +106,54 @@ pub fn create_dir_all(dir: &Path) -> Result<(), FsError> {
 
 /// Writes `bytes` to `path` atomically with the given unix mode (0600 for keys, tokens and traces).
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
-    write_atomic_with(path, bytes, mode, true)
+    write_atomic_all(&[AtomicFile { path, bytes, mode }])
+}
+
+/// One file of a [`write_atomic_all`] batch.
+#[derive(Clone, Copy, Debug)]
+pub struct AtomicFile<'a> {
+    pub path: &'a Path,
+    pub bytes: &'a [u8],
+    pub mode: u32,
+}
+
+/// Writes several files atomically and durably as one step: every temp file is written and its
+/// writeback started before any is waited for, so the files' I/O overlaps instead of queueing
+/// (one fsync after another cost ~0.1 ms more per file on ext4 here); then each is synced and,
+/// only when all are, renamed over its target in order. On error no temp file is left behind;
+/// targets renamed before the error keep their new content.
+///
+/// A target that already is a regular file of ours with exactly these bytes and mode is synced in
+/// place instead of rewritten (gate artifacts such as approval audits are often byte-identical on a
+/// repeated call, and replacing a file costs far more than confirming it).
+pub fn write_atomic_all(files: &[AtomicFile<'_>]) -> Result<(), FsError> {
+    let mut pending: Vec<(PathBuf, File, &AtomicFile<'_>)> = Vec::with_capacity(files.len());
+    let result = (|| {
+        for file in files {
+            if sync_if_identical(file.path, file.bytes, file.mode) {
+                continue;
+            }
+            let (tmp, handle) = write_temp(file.path, file.bytes, file.mode)?;
+            pending.push((tmp, handle, file));
+            start_writeback(&pending[pending.len() - 1].1);
+        }
+        for (tmp, handle, _) in &pending {
+            handle.sync_all().map_err(|e| io_err("sync", tmp, &e))?;
+        }
+        while !pending.is_empty() {
+            let (tmp, handle, file) = pending.remove(0);
+            drop(handle);
+            if let Err(e) = fs::rename(&tmp, file.path) {
+                let _ = fs::remove_file(&tmp);
+                return Err(io_err("rename", file.path, &e));
+            }
+        }
+        Ok(())
+    })();
+    for (tmp, _, _) in pending {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// [`write_atomic`] without the fsync. Readers, and a crash of gait itself, still never see a partial
@@ -113,45 +161,29 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError>
 /// are re-derived from their inputs (runpacks, reports), whose writes must stay fast: an fsync costs
 /// several milliseconds, more than all of `gait demo`.
 pub fn write_atomic_unsynced(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FsError> {
-    write_atomic_with(path, bytes, mode, false)
+    let (tmp, handle) = write_temp(path, bytes, mode)?;
+    drop(handle);
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        io_err("rename", path, &e)
+    })
 }
 
-/// [`write_atomic_unsynced`] for deterministic artifacts: when `path` is already a regular file (not
-/// a symlink) with exactly these bytes and this mode, it is left untouched. Rewriting identical bytes
-/// would only cost time — on ext4 a rename over an existing file also forces a flush — and move the
-/// file's mtime for no change. Returns whether the file was written.
+/// [`write_atomic_unsynced`] for deterministic artifacts: when `path` is already a regular file of
+/// ours (not a symlink) with exactly these bytes and this mode, it is left untouched. Rewriting
+/// identical bytes would only cost time — on ext4 a rename over an existing file also forces a flush
+/// — and move the file's mtime for no change. Returns whether the file was written.
 pub fn write_atomic_if_changed(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, FsError> {
-    if same_file_content(path, bytes, mode) {
+    if open_if_identical(path, bytes, mode).is_some() {
         return Ok(false);
     }
     write_atomic_unsynced(path, bytes, mode)?;
     Ok(true)
 }
 
-fn same_file_content(path: &Path, bytes: &[u8], mode: u32) -> bool {
-    let Ok(meta) = fs::symlink_metadata(path) else {
-        return false;
-    };
-    if !meta.file_type().is_file() || meta.len() != bytes.len() as u64 {
-        return false;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if meta.permissions().mode() & 0o7777 != mode {
-            return false;
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut existing = Vec::with_capacity(bytes.len());
-    match File::open(path).and_then(|f| f.take(bytes.len() as u64 + 1).read_to_end(&mut existing)) {
-        Ok(_) => existing == bytes,
-        Err(_) => false,
-    }
-}
-
-fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result<(), FsError> {
+/// Writes `bytes` to a new temp file beside `path` (created exclusively, mode set on the open file so
+/// that the umask cannot loosen or tighten it). The caller syncs, renames or removes it.
+fn write_temp(path: &Path, bytes: &[u8], mode: u32) -> Result<(PathBuf, File), FsError> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -166,39 +198,102 @@ fn write_atomic_with(path: &Path, bytes: &[u8], mode: u32, sync: bool) -> Result
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut opts = OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(mode);
-        }
-        let mut f = opts.open(&tmp).map_err(|e| io_err("create", &tmp, &e))?;
-        f.write_all(bytes).map_err(|e| io_err("write", &tmp, &e))?;
-        if sync {
-            f.sync_all().map_err(|e| io_err("sync", &tmp, &e))?;
-        }
-        set_mode(&tmp, mode)?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(|e| io_err("rename", path, &e))
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+    let mut opts = OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(mode);
     }
-    result
+    let mut handle = opts.open(&tmp).map_err(|e| io_err("create", &tmp, &e))?;
+    let written = handle
+        .write_all(bytes)
+        .map_err(|e| io_err("write", &tmp, &e))
+        .and_then(|()| set_mode(&handle, &tmp, mode));
+    if let Err(e) = written {
+        drop(handle);
+        let _ = fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok((tmp, handle))
+}
+
+/// Starts writing `file`'s dirty pages to disk without waiting, so that several files' I/O overlaps
+/// (Linux `sync_file_range`; elsewhere the sync that follows does all the work). Durability still
+/// comes from the fsync afterwards; this only changes when the I/O begins.
+fn start_writeback(file: &File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: a valid open descriptor; the call only schedules writeback and its failure is
+        // harmless (the fsync that follows reports any real I/O error).
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
+}
+
+/// The existing target when it is a regular file owned by this user, with exactly `bytes` and
+/// `mode`. Ownership matters: a file planted by someone else with the right bytes would stay theirs,
+/// and theirs to change, if gait kept it instead of replacing it.
+fn open_if_identical(path: &Path, bytes: &[u8], mode: u32) -> Option<File> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_file() || meta.len() != bytes.len() as u64 {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        let euid = unsafe { libc::geteuid() };
+        if meta.permissions().mode() & 0o7777 != mode || meta.uid() != euid || meta.nlink() != 1 {
+            return None;
+        }
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .ok()?;
+        let same = file.metadata().ok()?.ino() == meta.ino() && same_bytes(&file, bytes);
+        same.then_some(file)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mode;
+        let file = File::open(path).ok()?;
+        same_bytes(&file, bytes).then_some(file)
+    }
+}
+
+fn same_bytes(file: &File, bytes: &[u8]) -> bool {
+    let mut existing = Vec::with_capacity(bytes.len());
+    match file.take(bytes.len() as u64 + 1).read_to_end(&mut existing) {
+        Ok(_) => existing == bytes,
+        Err(_) => false,
+    }
+}
+
+/// Confirms an identical target durably (see [`write_atomic_all`]). Unix only: elsewhere a file
+/// opened for reading cannot be flushed, so it is rewritten.
+fn sync_if_identical(path: &Path, bytes: &[u8], mode: u32) -> bool {
+    if !cfg!(unix) {
+        return false;
+    }
+    open_if_identical(path, bytes, mode).is_some_and(|file| file.sync_all().is_ok())
 }
 
 #[cfg(unix)]
-fn set_mode(path: &Path, mode: u32) -> Result<(), FsError> {
+fn set_mode(file: &File, path: &Path, mode: u32) -> Result<(), FsError> {
     use std::os::unix::fs::PermissionsExt;
     // Exact mode regardless of umask, as the reference's chmod does.
-    fs::set_permissions(path, fs::Permissions::from_mode(mode))
+    file.set_permissions(fs::Permissions::from_mode(mode))
         .map_err(|e| io_err("chmod", path, &e))
 }
 
 #[cfg(not(unix))]
-fn set_mode(_path: &Path, _mode: u32) -> Result<(), FsError> {
+fn set_mode(_file: &File, _path: &Path, _mode: u32) -> Result<(), FsError> {
     Ok(())
 }
 
@@ -318,6 +413,98 @@ mod tests {
             assert!(fs::symlink_metadata(&link).unwrap().file_type().is_file());
             assert_eq!(fs::read(&target).unwrap(), b"xyz");
         }
+    }
+
+    #[cfg(unix)]
+    fn inode(path: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        fs::symlink_metadata(path).unwrap().ino()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn synced_writes_keep_an_identical_file_of_ours_and_replace_anything_else() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.json");
+        write_atomic(&path, b"same", 0o600).unwrap();
+        let first = inode(&path);
+        write_atomic(&path, b"same", 0o600).unwrap();
+        assert_eq!(inode(&path), first, "identical bytes and mode: kept");
+        write_atomic(&path, b"diff", 0o600).unwrap();
+        assert_ne!(inode(&path), first, "other bytes: replaced");
+        assert_eq!(fs::read(&path).unwrap(), b"diff");
+
+        // Another mode, a second hard link, or another owner: replaced, never trusted.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let before = inode(&path);
+        write_atomic(&path, b"diff", 0o600).unwrap();
+        assert_ne!(inode(&path), before);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let other = dir.path().join("other-link");
+        fs::hard_link(&path, &other).unwrap();
+        let before = inode(&path);
+        write_atomic(&path, b"diff", 0o600).unwrap();
+        assert_ne!(inode(&path), before);
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } == 0 {
+            std::os::unix::fs::chown(&path, Some(4242), None).unwrap();
+            let before = inode(&path);
+            write_atomic(&path, b"diff", 0o600).unwrap();
+            assert_ne!(inode(&path), before, "a file of another user is replaced");
+        }
+    }
+
+    #[test]
+    fn a_batch_writes_every_file_or_renames_none_it_could_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("trace.json");
+        let b = dir.path().join("sub/audit.json");
+        write_atomic_all(&[
+            AtomicFile {
+                path: &a,
+                bytes: b"A",
+                mode: 0o600,
+            },
+            AtomicFile {
+                path: &b,
+                bytes: b"B",
+                mode: 0o600,
+            },
+        ])
+        .unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"A");
+        assert_eq!(fs::read(&b).unwrap(), b"B");
+
+        // The second file cannot be created (its parent is a file): the first is not renamed
+        // into place either, and no temp file stays behind.
+        let blocker = dir.path().join("blocker");
+        fs::write(&blocker, b"x").unwrap();
+        let c = dir.path().join("new.json");
+        let d = blocker.join("audit.json");
+        let err = write_atomic_all(&[
+            AtomicFile {
+                path: &c,
+                bytes: b"C",
+                mode: 0o600,
+            },
+            AtomicFile {
+                path: &d,
+                bytes: b"D",
+                mode: 0o600,
+            },
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("blocker"), "{err}");
+        assert!(!c.exists());
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     }
 
     #[test]

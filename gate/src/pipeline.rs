@@ -932,12 +932,22 @@ impl PendingWrites {
         Ok(())
     }
 
+    /// Writes every file in one durable batch (their syncs overlap). An error names the files,
+    /// since it may come from any of them.
     fn commit(self) -> Result<(), GaitError> {
-        for (path, bytes, what) in &self.files {
-            fsx::write_atomic(path, bytes, 0o600)
-                .map_err(|e| GaitError::io(format!("write {what}: {e}")))?;
-        }
-        Ok(())
+        let files: Vec<fsx::AtomicFile<'_>> = self
+            .files
+            .iter()
+            .map(|(path, bytes, _)| fsx::AtomicFile {
+                path,
+                bytes,
+                mode: 0o600,
+            })
+            .collect();
+        fsx::write_atomic_all(&files).map_err(|e| {
+            let what: Vec<&str> = self.files.iter().map(|(_, _, what)| *what).collect();
+            GaitError::io(format!("write {}: {e}", what.join(", ")))
+        })
     }
 }
 
