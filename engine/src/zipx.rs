@@ -170,11 +170,10 @@ const FEED: usize = 64 * 1024;
 const SMALL_ENTRY: usize = (1 << SMALL_WINDOW_BITS) - 262;
 const SMALL_WINDOW_BITS: i32 = 12;
 
-/// The compression settings of an entry of `len` bytes: raw deflate at [`DEFLATE_LEVEL`], zlib's
-/// standard 32 KiB window and memory level above [`SMALL_ENTRY`]. Changing this changes every zip
+/// The compression settings of an entry, `small` when it has at most [`SMALL_ENTRY`] bytes: raw
+/// deflate at [`DEFLATE_LEVEL`], zlib's standard 32 KiB window and memory level for larger ones. Changing this changes every zip
 /// gait writes.
-fn deflate_config(len: usize) -> DeflateConfig {
-    let small = len <= SMALL_ENTRY;
+fn deflate_config(small: bool) -> DeflateConfig {
     DeflateConfig {
         level: DEFLATE_LEVEL as i32,
         window_bits: if small { -SMALL_WINDOW_BITS } else { -15 },
@@ -192,7 +191,8 @@ struct Compressors {
 
 impl Compressors {
     fn for_len(&mut self, len: usize) -> &mut Deflate {
-        let slot = if len <= SMALL_ENTRY {
+        let small = len <= SMALL_ENTRY;
+        let slot = if small {
             &mut self.small
         } else {
             &mut self.standard
@@ -202,7 +202,7 @@ impl Compressors {
                 d.reset();
                 d
             }
-            None => slot.insert(Deflate::new_with_config(deflate_config(len))),
+            None => slot.insert(Deflate::new_with_config(deflate_config(small))),
         }
     }
 }
@@ -305,46 +305,44 @@ const FLAG_UTF8: u16 = 1 << 11;
 /// Lays the compressed entries out as a zip archive, in the given (name) order.
 fn layout(entries: &[Compressed], capacity: usize) -> Result<Vec<u8>, ZipxError> {
     let too_large = || ZipxError::Write("archive exceeds the 4 GiB zip format limit".into());
-    let u32_of = |n: usize| u32::try_from(n).map_err(|_| too_large());
+    let u32_of = |n: u64| u32::try_from(n).map_err(|_| too_large());
     let mut out: Vec<u8> = Vec::with_capacity(capacity);
-    let mut offsets = Vec::with_capacity(entries.len());
     let put16 = |out: &mut Vec<u8>, v: u16| out.extend_from_slice(&v.to_le_bytes());
     let put32 = |out: &mut Vec<u8>, v: u32| out.extend_from_slice(&v.to_le_bytes());
-    let flags = |e: &Compressed| if e.name.is_ascii() { 0 } else { FLAG_UTF8 };
+    // The fields a local header and its central-directory record share, from "version needed" to
+    // "name length", followed by a zero extra-field length.
+    let mut shared: Vec<Vec<u8>> = Vec::with_capacity(entries.len());
     for e in entries {
-        offsets.push(u32_of(out.len())?);
-        put32(&mut out, LOCAL_HEADER);
-        put16(&mut out, VERSION_NEEDED);
-        put16(&mut out, flags(e));
-        put16(&mut out, METHOD_DEFLATE);
-        put16(&mut out, 0);
-        put16(&mut out, DOS_DATE_1980);
-        put32(&mut out, e.crc32);
-        put32(&mut out, u32_of(e.data.len())?);
-        put32(&mut out, u32::try_from(e.size).map_err(|_| too_large())?);
+        let mut f = Vec::with_capacity(28);
+        put16(&mut f, VERSION_NEEDED);
+        put16(&mut f, if e.name.is_ascii() { 0 } else { FLAG_UTF8 });
+        put16(&mut f, METHOD_DEFLATE);
+        put16(&mut f, 0);
+        put16(&mut f, DOS_DATE_1980);
+        put32(&mut f, e.crc32);
+        put32(&mut f, u32_of(e.data.len() as u64)?);
+        put32(&mut f, u32_of(e.size)?);
         put16(
-            &mut out,
+            &mut f,
             u16::try_from(e.name.len()).map_err(|_| too_large())?,
         );
-        put16(&mut out, 0);
+        put16(&mut f, 0); // extra field length
+        shared.push(f);
+    }
+    let mut offsets = Vec::with_capacity(entries.len());
+    for (e, fields) in entries.iter().zip(&shared) {
+        offsets.push(u32_of(out.len() as u64)?);
+        put32(&mut out, LOCAL_HEADER);
+        out.extend_from_slice(fields);
         out.extend_from_slice(e.name.as_bytes());
         out.extend_from_slice(&e.data);
     }
     let central_start = out.len();
-    for (e, offset) in entries.iter().zip(offsets) {
+    for ((e, fields), offset) in entries.iter().zip(&shared).zip(offsets) {
         let mode: u32 = 0o100_000 | if e.executable { 0o755 } else { 0o644 };
         put32(&mut out, CENTRAL_HEADER);
         put16(&mut out, VERSION_MADE_BY);
-        put16(&mut out, VERSION_NEEDED);
-        put16(&mut out, flags(e));
-        put16(&mut out, METHOD_DEFLATE);
-        put16(&mut out, 0);
-        put16(&mut out, DOS_DATE_1980);
-        put32(&mut out, e.crc32);
-        put32(&mut out, u32_of(e.data.len())?);
-        put32(&mut out, u32::try_from(e.size).map_err(|_| too_large())?);
-        put16(&mut out, e.name.len() as u16);
-        put16(&mut out, 0); // extra field length
+        out.extend_from_slice(fields);
         put16(&mut out, 0); // comment length
         put16(&mut out, 0); // disk number
         put16(&mut out, 0); // internal attributes
@@ -353,8 +351,8 @@ fn layout(entries: &[Compressed], capacity: usize) -> Result<Vec<u8>, ZipxError>
         out.extend_from_slice(e.name.as_bytes());
     }
     let count = u16::try_from(entries.len()).map_err(|_| too_large())?;
-    let central_size = u32_of(out.len() - central_start)?;
-    let central_start = u32_of(central_start)?;
+    let central_size = u32_of((out.len() - central_start) as u64)?;
+    let central_start = u32_of(central_start as u64)?;
     put32(&mut out, END_OF_CENTRAL_DIRECTORY);
     put16(&mut out, 0); // this disk
     put16(&mut out, 0); // disk of the central directory
